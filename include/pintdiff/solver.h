@@ -1,0 +1,87 @@
+/* pintdiff: integrators, registered by name (STYLE.md habit 9).
+ *
+ * A solver advances a batch of states by one step of the run's grid, from point n to point n + 1.
+ * It is immutable: per-trajectory memory (multistep history, scratch buffers) lives in a pd_solver_ws,
+ * so that several blocks of one run can share one solver. */
+#ifndef PINTDIFF_SOLVER_H
+#define PINTDIFF_SOLVER_H
+
+#include <stdint.h>
+
+#include "pintdiff/model.h"
+#include "pintdiff/schedule.h"
+#include "pintdiff/state.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pd_solver_info {
+    const char *name;
+    int order;          /* global order (weak order for stochastic ones) */
+    int nfe_per_step;   /* model evaluations per step (see summary for last-step rules) */
+    int stochastic;     /* draws noise (1) or not (0); ddim: depends on eta */
+    int multistep;      /* carries history between steps */
+    const char *summary;
+} pd_solver_info;
+
+typedef struct pd_solver_params {
+    double eta;             /* ddim: 0 deterministic .. 1 = ddpm fixed_small */
+    int variance_large;     /* ddpm: 0 = fixed_small (posterior variance), 1 = fixed_large (beta) */
+    int lower_order_final;  /* dpmpp-2m: first-order last step when the run has < 15 steps */
+    uint64_t seed;          /* keys all step noise */
+} pd_solver_params;
+
+typedef struct pd_solver pd_solver;
+typedef struct pd_solver_ws pd_solver_ws;
+
+/* The registry: count, the i-th entry, lookup by name (NULL if unknown). */
+int pd_solver_count(void);
+const pd_solver_info *pd_solver_info_at(int i);
+const pd_solver_info *pd_solver_find(const char *name);
+/* "ddpm, ddim, ..." for error messages */
+const char *pd_solver_names(void);
+
+pd_solver_params pd_solver_default_params(void);
+/* PD_ERR_INPUT naming the known solvers when name is unknown. */
+pd_status pd_solver_create(pd_ctx *ctx, const char *name, const pd_solver_params *p,
+                           pd_solver **out);
+void pd_solver_destroy(pd_solver **s);
+const pd_solver_info *pd_solver_get_info(const pd_solver *s);
+/* Is the step stochastic with these parameters (ddim with eta > 0 is)? */
+int pd_solver_is_stochastic(const pd_solver *s);
+
+/* Scratch and history for one batch of trajectories shaped like `like`. */
+pd_status pd_solver_ws_create(pd_ctx *ctx, const pd_solver *s, const pd_state *like,
+                              pd_solver_ws **out);
+void pd_solver_ws_destroy(pd_solver_ws **ws);
+/* Forget the multistep history (a new trajectory starts). */
+void pd_solver_ws_reset(pd_solver_ws *ws);
+
+/* x     in/out  [n_samples, dim], the state at grid point n on entry, at n + 1 on return
+ * n     in      step index 0 .. steps-1; the global step index keys the step's noise
+ * ws    in/out  scratch and history of this batch of trajectories (from pd_solver_ws_create) */
+pd_status pd_solver_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
+                         pd_state *x, pd_solver_ws *ws);
+
+/* The multistep history held by ws, so that a driver can carry it with a boundary state
+ * (ALGORITHMS.md §7.2a): returns the previous x0_hat (NULL for one-step solvers) and sets *step to the
+ * grid step it was evaluated at (-1: none) and *lambda to that point's lambda (either may be NULL).
+ * The pointer is valid until the next pd_solver_step on ws (buffers swap). */
+pd_state *pd_solver_ws_history(pd_solver_ws *ws, int *step, double *lambda);
+/* Declare the history state (filled by the caller through pd_solver_ws_history, e.g. received with a
+ * boundary state) to be x0_hat at grid step `step` of g; step = -1 forgets it. A multistep step n uses
+ * the history only when it is that of step n - 1; otherwise the step is first order. */
+pd_status pd_solver_ws_set_history(pd_ctx *ctx, pd_solver_ws *ws, const pd_grid *g, int step);
+
+/* The serial loop: steps n_begin .. n_end - 1 of grid g (0 <= n_begin <= n_end <= steps), x at point
+ * n_begin on entry and at n_end on return. After each step the state is checked: a NaN/Inf fails with
+ * PD_ERR_NUMERIC naming the solver, step, t and the global sample and element
+ * ("ddim step 17 (t = 659 -> 639): NaN/Inf in sample 3, element 12"). */
+pd_status pd_solver_run(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g,
+                        int n_begin, int n_end, pd_state *x, pd_solver_ws *ws);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
