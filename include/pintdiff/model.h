@@ -72,6 +72,12 @@ pd_status pd_model_dataset_create(pd_ctx *ctx, int64_t n_rows, int ndim, const i
  * a gmm. */
 pd_status pd_model_gmm_moments(pd_ctx *ctx, const pd_model *m, double *mean, double *cov);
 
+/* Read-only views of a built-in model's parameters (metrics, tests). PD_ERR_INPUT when m is not of
+ * that kind; the pointers live as long as m. */
+pd_status pd_model_gmm_params(const pd_model *m, int *n_comp, const double **weights,
+                              const double **means, const double **var, int *diag);
+pd_status pd_model_dataset_rows(const pd_model *m, int64_t *n_rows, const double **rows);
+
 #ifdef __cplusplus
 }
 #endif

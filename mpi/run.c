@@ -1,0 +1,423 @@
+/* One job on all ranks: setup, integration with optional trajectory output, metrics, result file.
+ * Every phase ends with pd_comm_agree, so that a failure anywhere stops all ranks together. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/metrics.h"
+#include "io/model_file.h"
+#include "io/result.h"
+#include "mpi/comm.h"
+#include "mpi/run.h"
+#include "pintdiff/pintdiff.h"
+
+typedef struct pd_job {
+    const pd_config *cfg;
+    MPI_Comm comm;
+    int rank, size;
+    pd_schedule *sched;
+    pd_grid *grid;
+    pd_model *model;
+    pd_solver *solver;
+    pd_solver_ws *ws;
+    pd_state *x;           /* this rank's slice [count, dim] */
+    pd_state *z;           /* scratch for output.noise */
+    int64_t first, count;  /* this rank's global sample range */
+    int *points;           /* grid indices of stored trajectory points */
+    int n_points;
+    pd_result *res;
+} pd_job;
+
+/* ---------------------------------------------------------------- setup */
+
+static void slice(int64_t total, int rank, int size, int64_t *first, int64_t *count)
+{
+    int64_t a = total * rank / size, b = total * (rank + 1) / size;
+    *first = a;
+    *count = b - a;
+}
+
+static pd_status model_inline_gmm(pd_ctx *ctx, const pd_config *cfg, pd_model **out)
+{
+    const pd_cfg_array *w = &cfg->model.weights, *mu = &cfg->model.means, *v = &cfg->model.variances;
+    int64_t d = mu->cols, shape[4] = {d};
+    int ndim = 1;
+    if (cfg->model.shape.data) {
+        ndim = cfg->model.shape.rows * cfg->model.shape.cols;
+        for (int i = 0; i < ndim && i < 4; i++) shape[i] = (int64_t)cfg->model.shape.data[i];
+    }
+    return pd_model_gmm_create(ctx, w->rows * w->cols, ndim, shape, w->data, mu->data, v->data,
+                               v->cols > 1, out);
+}
+
+static pd_status model_create(pd_ctx *ctx, const pd_config *cfg, pd_model **out)
+{
+    if (cfg->model.kind == PD_MODEL_DATASET) return pd_model_load_dataset_file(ctx, cfg->model.file, out);
+    if (cfg->model.file && cfg->model.file[0] && !cfg->model.weights.data)
+        return pd_model_load_gmm_file(ctx, cfg->model.file, out);
+    return model_inline_gmm(ctx, cfg, out);
+}
+
+/* Stored trajectory points: every K-th grid point and always the last one. */
+static pd_status plan_points(pd_ctx *ctx, pd_job *j)
+{
+    int N = pd_grid_steps(j->grid), K = j->cfg->output.trajectory_every;
+    if (K <= 0) return PD_OK;
+    j->points = malloc(sizeof(int) * (size_t)(N / K + 2));
+    if (!j->points) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the trajectory plan");
+    for (int n = 0; n <= N; n += K) j->points[j->n_points++] = n;
+    if (j->points[j->n_points - 1] != N) j->points[j->n_points++] = N;
+    return PD_OK;
+}
+
+static pd_status job_setup(pd_ctx *ctx, pd_job *j)
+{
+    const pd_config *cfg = j->cfg;
+    if (cfg->device.kind == PD_DEVKIND_CUDA)
+        PD_FAIL(ctx, PD_ERR_INPUT, "device.kind: cuda: the models run on the CPU only in this version "
+                "(use cpu or auto)");
+    pd_schedule_params sp = pd_config_schedule_params(cfg);
+    PD_TRY(pd_schedule_create(ctx, &sp, &j->sched));
+    PD_TRY(pd_grid_create(ctx, j->sched, cfg->sampler.spacing, cfg->sampler.steps,
+                          cfg->schedule.final == PD_FINAL_ALPHA0, &j->grid));
+    PD_TRY(model_create(ctx, cfg, &j->model));
+    if (cfg->sampler.start == PD_START_EXACT && !pd_model_has_exact(j->model))
+        PD_FAIL(ctx, PD_ERR_INPUT, "sampler.start: exact needs a model with exact samples (%s has none)",
+                pd_model_name(j->model));
+    pd_solver_params p = pd_solver_default_params();
+    p.eta = cfg->sampler.eta;
+    p.variance_large = cfg->sampler.variance == PD_VARIANCE_LARGE;
+    p.lower_order_final = cfg->sampler.lower_order_final;
+    p.seed = cfg->batch.seed;
+    PD_TRY(pd_solver_create(ctx, cfg->sampler.solver, &p, &j->solver));
+    slice(cfg->batch.samples, j->rank, j->size, &j->first, &j->count);
+    PD_TRY(pd_state_create(ctx, cfg->batch.dtype, PD_DEVICE_CPU, j->count, pd_model_dim(j->model),
+                           j->first, &j->x));
+    if (cfg->output.noise) PD_TRY(pd_state_create_like(ctx, j->x, &j->z));
+    PD_TRY(pd_solver_ws_create(ctx, j->solver, j->x, &j->ws));
+    PD_TRY(pd_model_reserve(ctx, j->model, j->count));
+    return plan_points(ctx, j);
+}
+
+static void job_destroy(pd_job *j)
+{
+    pd_result_abort(&j->res);
+    pd_solver_ws_destroy(&j->ws);
+    pd_state_destroy(&j->x);
+    pd_state_destroy(&j->z);
+    pd_solver_destroy(&j->solver);
+    pd_model_destroy(&j->model);
+    pd_grid_destroy(&j->grid);
+    pd_schedule_destroy(&j->sched);
+    free(j->points);
+}
+
+/* ---------------------------------------------------------------- integration */
+
+/* x_{t_0}: the prior (prior_std * z), or the exact marginal alpha_0 x_0 + sigma_0 z (ALGORITHMS §2.4). */
+static pd_status init_state(pd_ctx *ctx, pd_job *j)
+{
+    const pd_grid_point *p0 = pd_grid_at(j->grid, 0);
+    uint64_t seed = j->cfg->batch.seed;
+    if (j->cfg->sampler.start == PD_START_PRIOR) {
+        pd_noise_term z = {.coef = pd_schedule_prior_std(j->sched), .seed = seed, .purpose = PD_RNG_START};
+        return pd_state_lincomb(ctx, j->x, 0, NULL, NULL, &z);
+    }
+    PD_TRY(pd_model_sample_exact(ctx, j->model, seed, j->x));
+    pd_noise_term z = {.coef = p0->sigma, .seed = seed, .purpose = PD_RNG_START};
+    const pd_state *v[] = {j->x};
+    double c[] = {p0->alpha};
+    return pd_state_lincomb(ctx, j->x, 1, c, v, &z);
+}
+
+static int is_tty_rank0(const pd_job *j) { return j->rank == 0 && isatty(STDERR_FILENO); }
+
+static void progress(const pd_job *j, int n, int N)
+{
+    if (!is_tty_rank0(j)) return;
+    int w = 40, done = (int)((int64_t)w * n / N);
+    fprintf(stderr, "\r[%.*s%*s] step %d/%d", done, "########################################", w - done, "", n, N);
+    if (n == N) fputc('\n', stderr);
+}
+
+/* Collective: write trajectory point i (and the step noises up to grid index n) after agreeing. */
+static pd_status store_point(pd_ctx *ctx, pd_job *j, int i, pd_status local)
+{
+    pd_agreement a;
+    PD_TRY(pd_comm_agree(ctx, j->comm, local, &a));
+    if (a.status != PD_OK) return local != PD_OK ? local : PD_ERR_REMOTE;
+    return pd_result_write_traj(ctx, j->res, i, j->x);
+}
+
+static pd_status write_noise(pd_ctx *ctx, pd_job *j)
+{
+    int N = pd_grid_steps(j->grid);
+    for (int n = 0; n < N; n++) {
+        PD_TRY(pd_state_fill_normal(ctx, j->z, j->cfg->batch.seed, (uint32_t)n, PD_RNG_STEP));
+        PD_TRY(pd_result_write_noise(ctx, j->res, n, j->z));
+    }
+    return PD_OK;
+}
+
+/* Integrate the slice from grid point 0 to N, stopping at each stored point to write it. A chunk
+ * of steps runs without communication; ranks meet only where they write. */
+static pd_status integrate(pd_ctx *ctx, pd_job *j)
+{
+    int N = pd_grid_steps(j->grid);
+    pd_status st = init_state(ctx, j);
+    int n = 0, next = 0;
+    if (j->n_points > 0) {
+        PD_TRY(store_point(ctx, j, 0, st));
+        next = 1;
+    }
+    int chunk = N >= 100 ? N / 100 : 1; /* progress granularity */
+    while (n < N) {
+        int stop = next < j->n_points ? j->points[next] : N;
+        if (stop > n + chunk && is_tty_rank0(j)) stop = n + chunk;
+        if (st == PD_OK) st = pd_solver_run(ctx, j->solver, j->model, j->grid, n, stop, j->x, j->ws);
+        n = stop;
+        progress(j, n, N);
+        if (next < j->n_points && n == j->points[next]) PD_TRY(store_point(ctx, j, next++, st));
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+/* All samples on rank 0 as double [total, dim] (*out NULL elsewhere). */
+static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
+{
+    int64_t dim = pd_model_dim(j->model), total = j->cfg->batch.samples;
+    *out = NULL;
+    if (total * dim > 0x7fffffff)
+        PD_FAIL(ctx, PD_ERR_INPUT, "output.metrics/png: %lld values are too many to gather; set "
+                "output.metrics: false and output.png: false", (long long)(total * dim));
+    double *mine = malloc(sizeof(double) * (size_t)(j->count * dim + 1));
+    double *all = j->rank == 0 ? malloc(sizeof(double) * (size_t)(total * dim)) : NULL;
+    int *counts = malloc(sizeof(int) * (size_t)j->size * 2);
+    pd_status st = (!mine || !counts || (j->rank == 0 && !all))
+                       ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the sample gather")
+                       : pd_state_read_f64(ctx, j->x, mine);
+    if (st == PD_OK) {
+        for (int r = 0; r < j->size; r++) {
+            int64_t f, c;
+            slice(total, r, j->size, &f, &c);
+            counts[r] = (int)(c * dim);
+            counts[j->size + r] = (int)(f * dim);
+        }
+        if (MPI_Gatherv(mine, (int)(j->count * dim), MPI_DOUBLE, all, counts, counts + j->size,
+                        MPI_DOUBLE, 0, j->comm) != MPI_SUCCESS)
+            st = pd_error_set(ctx, PD_ERR_MPI, __FILE__, __LINE__, "gathering the samples failed");
+    }
+    free(mine);
+    free(counts);
+    if (st != PD_OK) free(all);
+    else *out = all;
+    return st;
+}
+
+/* Plain data, so that rank 0 can broadcast it as bytes. */
+typedef struct metric_list {
+    int n;
+    char name[16][32];
+    double value[16];
+} metric_list;
+
+static void metric_add(metric_list *m, const char *name, double v)
+{
+    if (m->n >= 16) return;
+    snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
+    m->value[m->n++] = v;
+}
+
+/* Reference sets: n exact draws with a seed apart from the run's, so they are independent of it. */
+static pd_status exact_set(pd_ctx *ctx, pd_job *j, int64_t n, uint64_t seed, double *out)
+{
+    pd_state *s = NULL;
+    PD_TRY(pd_state_create(ctx, PD_F64, PD_DEVICE_CPU, n, pd_model_dim(j->model), 0, &s));
+    pd_status st = pd_model_sample_exact(ctx, j->model, seed, s);
+    if (st == PD_OK) st = pd_state_read_f64(ctx, s, out);
+    pd_state_destroy(&s);
+    return st;
+}
+
+/* Metrics that need the model's parameters: moment errors against the exact moments and the
+ * occupancy of the components (gmm), the distance to the nearest training row (dataset). */
+static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, const double *ref, int64_t n_ref,
+                               metric_list *ml)
+{
+    int64_t n = j->cfg->batch.samples, d = pd_model_dim(j->model);
+    const double *w, *mu, *var, *rows;
+    int K, diag;
+    int64_t n_rows;
+    if (pd_model_gmm_params(j->model, &K, &w, &mu, &var, &diag) == PD_OK) {
+        double *mean = malloc(sizeof(double) * (size_t)d), *cov = d <= 512 ? malloc(sizeof(double) * (size_t)(d * d)) : NULL;
+        double me = 0, ce = 0, tv = 0;
+        pd_status st = !mean ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate moments")
+                             : pd_model_gmm_moments(ctx, j->model, mean, cov);
+        if (st == PD_OK) st = pd_metrics_moment_errors(ctx, x, n, d, mean, cov, &me, &ce);
+        if (st == PD_OK) st = pd_metrics_gmm_occupancy(ctx, x, n, d, K, w, mu, var, diag, &tv, NULL);
+        if (st == PD_OK) {
+            metric_add(ml, "mean_err", me);
+            if (cov) metric_add(ml, "cov_err", ce);
+            metric_add(ml, "occupancy_tv", tv);
+        }
+        free(mean);
+        free(cov);
+        return st;
+    }
+    (void)ref;
+    (void)n_ref;
+    if (pd_model_dataset_rows(j->model, &n_rows, &rows) == PD_OK) {
+        double mean_d = 0, max_d = 0;
+        PD_TRY(pd_metrics_nearest_row(ctx, x, n, rows, n_rows, d, &mean_d, &max_d));
+        metric_add(ml, "nearest_row_mean", mean_d);
+        metric_add(ml, "nearest_row_max", max_d);
+    }
+    return PD_OK;
+}
+
+/* Distribution metrics of x [n, d] against the model's ground truth (rank 0 only). */
+static pd_status compute_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_list *ml)
+{
+    int64_t n = j->cfg->batch.samples, d = pd_model_dim(j->model);
+    int64_t n_ref = 20000;
+    if (n_ref * d > (int64_t)1 << 24) n_ref = ((int64_t)1 << 24) / d; /* keep the reference < 128 MB */
+    if (n_ref < n) n_ref = n;
+    uint64_t s_ref = j->cfg->batch.seed ^ 0x9e3779b97f4a7c15ull, s_floor = j->cfg->batch.seed ^ 0xc2b2ae3d27d4eb4full;
+    double *ref = malloc(sizeof(double) * (size_t)(n_ref * d)), *flo = malloc(sizeof(double) * (size_t)(n * d));
+    pd_status st = !ref || !flo ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate reference samples")
+                                : exact_set(ctx, j, n_ref, s_ref, ref);
+    if (st == PD_OK) st = exact_set(ctx, j, n, s_floor, flo);
+    double v = 0, bw = 0;
+    if (st == PD_OK) st = pd_metrics_sw2(ctx, x, n, ref, n_ref, d, PD_METRICS_SW2_DIRS, PD_METRICS_SEED, &v);
+    if (st == PD_OK) metric_add(ml, "sw2", v);
+    if (st == PD_OK) st = pd_metrics_sw2(ctx, flo, n, ref, n_ref, d, PD_METRICS_SW2_DIRS, PD_METRICS_SEED, &v);
+    if (st == PD_OK) metric_add(ml, "sw2_floor", v);
+    if (st == PD_OK && n >= 2) st = pd_metrics_mmd2(ctx, x, n, ref, n_ref, d, &v, &bw);
+    if (st == PD_OK && n >= 2) metric_add(ml, "mmd2", v);
+    if (st == PD_OK && n >= 2) st = pd_metrics_mmd2(ctx, flo, n, ref, n_ref, d, &v, &bw);
+    if (st == PD_OK && n >= 2) metric_add(ml, "mmd2_floor", v);
+    if (st == PD_OK) st = model_metrics(ctx, j, x, ref, n_ref, ml);
+    free(ref);
+    free(flo);
+    return st;
+}
+
+/* Collective: gather, compute the metrics on rank 0, broadcast, write; and the PNG on rank 0. */
+static pd_status finish_outputs(pd_ctx *ctx, pd_job *j, pd_run_summary *sum)
+{
+    const pd_config *cfg = j->cfg;
+    int want_metrics = cfg->output.metrics && pd_model_has_exact(j->model);
+    int want_png = cfg->output.png && pd_png_can_show(pd_model_ndim(j->model), pd_model_shape(j->model));
+    if (!want_metrics && !want_png) return PD_OK;
+    double *all = NULL;
+    pd_status st = gather_samples(ctx, j, &all);
+    metric_list ml = {0};
+    if (st == PD_OK && j->rank == 0 && want_metrics) st = compute_metrics(ctx, j, all, &ml);
+    if (st == PD_OK && j->rank == 0 && want_png) {
+        snprintf(sum->png, sizeof sum->png, "%.*s.png", (int)(strlen(cfg->output.file) - 3), cfg->output.file);
+        st = pd_png_write_grid(ctx, sum->png, all, cfg->batch.samples, pd_model_ndim(j->model),
+                               pd_model_shape(j->model), -1.0, 1.0, 64);
+    }
+    free(all);
+    pd_agreement a;
+    PD_TRY(pd_comm_agree(ctx, j->comm, st, &a));
+    if (a.status != PD_OK) return st != PD_OK ? st : PD_ERR_REMOTE;
+    MPI_Bcast(&ml, (int)sizeof ml, MPI_BYTE, 0, j->comm);
+    for (int i = 0; i < ml.n; i++) PD_TRY(pd_result_metric(ctx, j->res, ml.name[i], ml.value[i]));
+    return PD_OK;
+}
+
+static void iso_time(time_t t, char *buf, size_t n)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_text, time_t t0, double wall,
+                                  int64_t nfe)
+{
+    pd_result *r = j->res;
+    char start[32], end[32];
+    iso_time(t0, start, sizeof start);
+    iso_time(time(NULL), end, sizeof end);
+    PD_TRY(pd_result_attr_str(ctx, r, "config", config_text));
+    PD_TRY(pd_result_attr_str(ctx, r, "version", PINTDIFF_VERSION));
+    PD_TRY(pd_result_attr_str(ctx, r, "git_commit", PINTDIFF_GIT_COMMIT));
+    PD_TRY(pd_result_attr_i64(ctx, r, "seed", (int64_t)j->cfg->batch.seed));
+    PD_TRY(pd_result_attr_i64(ctx, r, "n_ranks", j->size));
+    PD_TRY(pd_result_attr_str(ctx, r, "device", "cpu"));
+    PD_TRY(pd_result_attr_str(ctx, r, "comm", "mpi"));
+    PD_TRY(pd_result_attr_str(ctx, r, "method", "serial"));
+    PD_TRY(pd_result_attr_str(ctx, r, "solver", pd_solver_get_info(j->solver)->name));
+    PD_TRY(pd_result_attr_str(ctx, r, "model", pd_model_name(j->model)));
+    PD_TRY(pd_result_attr_i64(ctx, r, "steps", pd_grid_steps(j->grid)));
+    PD_TRY(pd_result_attr_i64(ctx, r, "nfe", nfe));
+    PD_TRY(pd_result_attr_str(ctx, r, "start_time", start));
+    PD_TRY(pd_result_attr_str(ctx, r, "end_time", end));
+    PD_TRY(pd_result_attr_f64(ctx, r, "wall_s", wall));
+    return pd_result_attr_str(ctx, r, "status", "complete");
+}
+
+static pd_status open_result(pd_ctx *ctx, pd_job *j)
+{
+    pd_result_layout lay = {.path = j->cfg->output.file, .n_samples = j->cfg->batch.samples,
+                            .ndim = pd_model_ndim(j->model), .shape = pd_model_shape(j->model),
+                            .dtype = j->cfg->batch.dtype, .n_traj_points = j->n_points,
+                            .n_noise_steps = j->cfg->output.noise ? pd_grid_steps(j->grid) : 0};
+    PD_TRY(pd_result_open(ctx, j->comm, &lay, &j->res));
+    if (j->n_points == 0) return PD_OK;
+    double *t = malloc(sizeof(double) * 3 * (size_t)j->n_points);
+    if (!t) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate trajectory times");
+    for (int i = 0; i < j->n_points; i++) {
+        const pd_grid_point *p = pd_grid_at(j->grid, j->points[i]);
+        t[i] = p->t, t[j->n_points + i] = p->alpha, t[2 * j->n_points + i] = p->sigma;
+    }
+    pd_status st = pd_result_write_times(ctx, j->res, j->n_points, t, t + j->n_points, t + 2 * j->n_points, j->points);
+    free(t);
+    return st;
+}
+
+/* Run a phase's outcome through agreement: returns the common status (PD_ERR_REMOTE on the ranks
+ * that did not fail themselves). */
+static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local)
+{
+    pd_agreement a;
+    PD_TRY(pd_comm_agree(ctx, j->comm, local, &a));
+    if (a.status == PD_OK) return PD_OK;
+    return local != PD_OK ? local : pd_error_set(ctx, PD_ERR_REMOTE, __FILE__, __LINE__,
+                                                 "rank %d failed", a.failing_rank);
+}
+
+pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text,
+                     pd_run_summary *sum)
+{
+    pd_job j = {.cfg = cfg, .comm = comm};
+    MPI_Comm_rank(comm, &j.rank);
+    MPI_Comm_size(comm, &j.size);
+    memset(sum, 0, sizeof *sum);
+    time_t t0 = time(NULL);
+    double w0 = MPI_Wtime();
+    pd_status st = agree(ctx, &j, job_setup(ctx, &j));
+    if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
+    if (st == PD_OK && cfg->output.noise) st = write_noise(ctx, &j);
+    if (st == PD_OK) st = agree(ctx, &j, integrate(ctx, &j));
+    if (st == PD_OK) st = pd_result_write_samples(ctx, j.res, j.x);
+    if (st == PD_OK) st = finish_outputs(ctx, &j, sum);
+    int64_t nfe = j.model ? pd_model_nfe(j.model) : 0;
+    double wall = MPI_Wtime() - w0, wall_max = wall;
+    MPI_Allreduce(&wall, &wall_max, 1, MPI_DOUBLE, MPI_MAX, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPI_INT64_T, MPI_MAX, comm);
+    if (st == PD_OK) st = write_provenance(ctx, &j, config_text, t0, wall_max, nfe);
+    if (st == PD_OK) st = pd_result_commit(ctx, &j.res);
+    sum->wall_s = wall_max;
+    sum->nfe = nfe;
+    sum->n_samples = cfg->batch.samples;
+    job_destroy(&j);
+    return st;
+}

@@ -1,0 +1,27 @@
+/* pintdiff: one job from a resolved config, on all ranks of a communicator.
+ *
+ * serial method: the samples are split into contiguous slices, one per rank; each rank integrates its
+ * slice over the whole grid; the global sample index (not the rank) keys every noise draw, so the
+ * samples do not depend on the rank count (DESIGN.md §3). Later methods (Parareal, Picard) plug in
+ * beside the serial one. */
+#ifndef PD_MPI_RUN_H
+#define PD_MPI_RUN_H
+
+#include <mpi.h>
+
+#include "io/config.h"
+#include "pintdiff/status.h"
+
+typedef struct pd_run_summary {
+    char png[4096];      /* picture written ("" if none) */
+    double wall_s;       /* whole job, slowest rank */
+    int64_t nfe;         /* model evaluations per trajectory */
+    int64_t n_samples;
+} pd_run_summary;
+
+/* Collective. On failure every rank returns the same status; the lowest failing rank's ctx holds
+ * the message (pd_comm_report prints it). No result file is left behind on failure. */
+pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text,
+                     pd_run_summary *summary);
+
+#endif
