@@ -17,7 +17,7 @@ endif()
 if(PINTDIFF_SANITIZE STREQUAL "address-undefined")
   # -fno-sanitize-recover: without it UBSan prints and exits 0 (PLATFORM.md §5)
   set(_pd_san -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-  add_compile_options($<$<COMPILE_LANGUAGE:C>:${_pd_san}>)
+  add_compile_options("$<$<COMPILE_LANGUAGE:C>:${_pd_san}>")
   add_link_options(${_pd_san})
 endif()
 

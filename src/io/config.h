@@ -35,11 +35,11 @@ typedef struct pd_cfg_array {
 typedef struct pd_config {
     struct {
         pd_model_kind kind;
-        char *file;               /* HDF5 with GMM parameters or a data set; "" = none */
-        pd_cfg_array weights;     /* inline GMM: [K] */
-        pd_cfg_array means;       /* inline GMM: [K][d] */
-        pd_cfg_array variances;   /* inline GMM: [K] isotropic or [K][d] diagonal */
-        pd_cfg_array shape;       /* data shape of one sample (inline GMM), default [d] */
+        char *file;             /* HDF5 with GMM parameters or a data set; "" = none */
+        pd_cfg_array weights;   /* inline GMM: [K] */
+        pd_cfg_array means;     /* inline GMM: [K][d] */
+        pd_cfg_array variances; /* inline GMM: [K] isotropic or [K][d] diagonal */
+        pd_cfg_array shape;     /* data shape of one sample (inline GMM), default [d] */
     } model;
     struct {
         pd_schedule_kind kind;
@@ -49,7 +49,7 @@ typedef struct pd_config {
     } schedule;
     struct {
         pd_method method;
-        char *solver;             /* serial integrator (registry name) */
+        char *solver; /* serial integrator (registry name) */
         int steps;
         pd_spacing spacing;
         double eta;
@@ -60,7 +60,7 @@ typedef struct pd_config {
         char *fine;
         char *coarse;
         int coarse_steps;
-        int blocks;               /* 0 = one per rank */
+        int blocks; /* 0 = one per rank */
         int window;
         double tol;
         int max_iters;
@@ -77,14 +77,14 @@ typedef struct pd_config {
     } device;
     struct {
         char *file;
-        char *trajectory;         /* "none", "all" or "every:K" */
-        int trajectory_every;     /* parsed from trajectory: 0 none, K >= 1 every K-th point */
+        char *trajectory;     /* "none", "all" or "every:K" */
+        int trajectory_every; /* parsed from trajectory: 0 none, K >= 1 every K-th point */
         int noise;
         int png;
         int metrics;
         int log_iterations;
     } output;
-    char *source;                 /* file name the config came from ("<default>" for defaults) */
+    char *source; /* file name the config came from ("<default>" for defaults) */
     /* Where each key's value came from, per schema row (same index as pd_config_schema()): a line
      * (>= 1) of `source`, PD_CFG_FROM_SET for --set, 0 for the default. Used by messages only. */
     int origin[PD_CONFIG_MAX_KEYS];
@@ -121,40 +121,41 @@ pd_schedule_params pd_config_schedule_params(const pd_config *cfg);
 /* ----- the schema (config_schema.c): one row per key; everything above reads it ----- */
 
 typedef enum {
-    PD_CFG_INT = 0,    /* int */
-    PD_CFG_INT64,      /* int64_t */
-    PD_CFG_UINT64,     /* uint64_t */
-    PD_CFG_DOUBLE,     /* double, finite */
-    PD_CFG_BOOL,       /* int 0/1; YAML true/false */
-    PD_CFG_STRING,     /* char *, malloc'ed; null or empty = "" */
-    PD_CFG_ENUM,       /* int-sized C enum; value = index into `values` */
-    PD_CFG_LIST,       /* pd_cfg_array, flat list of numbers: [rows] x 1; [] = absent */
-    PD_CFG_INT_LIST,   /* pd_cfg_array, flat list of integers */
-    PD_CFG_MATRIX,     /* pd_cfg_array, flat list ([rows] x 1) or list of equal-length lists */
-    PD_CFG_TRAJECTORY  /* char * "none" | "all" | "every:K", and int K at offset2 */
+    PD_CFG_INT = 0,   /* int */
+    PD_CFG_INT64,     /* int64_t */
+    PD_CFG_UINT64,    /* uint64_t */
+    PD_CFG_DOUBLE,    /* double, finite */
+    PD_CFG_BOOL,      /* int 0/1; YAML true/false */
+    PD_CFG_STRING,    /* char *, malloc'ed; null or empty = "" */
+    PD_CFG_ENUM,      /* int-sized C enum; value = index into `values` */
+    PD_CFG_LIST,      /* pd_cfg_array, flat list of numbers: [rows] x 1; [] = absent */
+    PD_CFG_INT_LIST,  /* pd_cfg_array, flat list of integers */
+    PD_CFG_MATRIX,    /* pd_cfg_array, flat list ([rows] x 1) or list of equal-length lists */
+    PD_CFG_TRAJECTORY /* char * "none" | "all" | "every:K", and int K at offset2 */
 } pd_cfg_type;
 
 /* Allowed range of a number (of every element, for lists). */
 typedef enum {
     PD_CFG_ANY = 0,
-    PD_CFG_GE,          /* x >= lo */
-    PD_CFG_GT,          /* x > lo */
-    PD_CFG_CLOSED,      /* lo <= x <= hi */
-    PD_CFG_OPEN,        /* lo < x < hi */
-    PD_CFG_OPEN_CLOSED  /* lo < x <= hi */
+    PD_CFG_GE,         /* x >= lo */
+    PD_CFG_GT,         /* x > lo */
+    PD_CFG_CLOSED,     /* lo <= x <= hi */
+    PD_CFG_OPEN,       /* lo < x < hi */
+    PD_CFG_OPEN_CLOSED /* lo < x <= hi */
 } pd_cfg_bounds;
 
 typedef struct pd_cfg_key {
     const char *section;
     const char *key;
     pd_cfg_type type;
-    size_t offset;              /* offsetof(pd_config, section.key) */
-    size_t offset2;             /* PD_CFG_TRAJECTORY: offsetof the parsed K */
-    const char *def;            /* default, as YAML text (parsed like a --set value) */
-    const char *const *values;  /* PD_CFG_ENUM: names, NULL-terminated, index = C enum value */
+    size_t offset;             /* offsetof(pd_config, section.key) */
+    size_t offset2;            /* PD_CFG_TRAJECTORY: offsetof the parsed K */
+    const char *def;           /* default, as YAML text (parsed like a --set value) */
+    const char *const *values; /* PD_CFG_ENUM: names, NULL-terminated, index = C enum value */
     pd_cfg_bounds bounds;
     double lo, hi;
-    const char *doc;            /* one line (Markdown) */
+    const char *allowed; /* docs: the "allowed" column where type and bounds do not say it */
+    const char *doc;     /* one line (Markdown) */
 } pd_cfg_key;
 
 /* The table, in schema order (sections contiguous); *n = its rows. */
