@@ -7,6 +7,7 @@
 #ifndef PINTDIFF_STATE_H
 #define PINTDIFF_STATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pintdiff/status.h"

@@ -117,7 +117,7 @@ static const pd_cfg_key schema[] = {
 
     /* ----- device ----- */
     KEY(device, kind, ENUM, "auto", .values = device_kinds,
-        .doc = "`auto` = cuda when a GPU is present, else cpu"),
+        .doc = "where states and models live; the models are CPU-only so far: `auto` = cpu, `cuda` is refused"),
     KEY(device, comm, ENUM, "auto", .values = comms,
         .doc = "transport between ranks; `auto` = nccl on cuda, else mpi"),
 

@@ -1,0 +1,68 @@
+/* DDPM ancestral (ALGORITHMS.md §3.1) and DDIM (§3.2), as x_{n+1} = cx x_n + cd x0_hat + cz z_n.
+ *
+ * With h = lambda_{n+1} - lambda_n and q = b_n / sigma_n^2 = 1 - e^{-2h} = -expm1(-2h) (the general
+ * a_n, b_n of §1.1, so VE schedules are covered too):
+ *   DDPM mean     = (sigma_1/sigma_0) e^{-h} x + alpha_1 q x0_hat,
+ *        variance = sigma_1^2 q (fixed_small) or sigma_0^2 q = b_n (fixed_large);
+ *   DDIM          = (sigma_1/sigma_0) r x - alpha_1 expm1(-h + log r) x0_hat + eta sigma_1 sqrt(q) z,
+ *                   r = sqrt(1 - eta^2 q) = sqrt(sigma_1^2 - sigma_eta^2) / sigma_1,
+ * which is §3.2's alpha_1 x0_hat + sqrt(sigma_1^2 - sigma_eta^2) eps_hat + sigma_eta z with eps_hat
+ * = (x - alpha_0 x0_hat)/sigma_0 substituted; eta = 0 gives the exponential-integrator form
+ * (sigma_1/sigma_0) x - alpha_1 expm1(-h) x0_hat exactly (r = 1). */
+#include <math.h>
+
+#include "solvers/solver_impl.h"
+
+static pd_affine_coef into_clean(const pd_grid_point *p1)
+{
+    /* a step into sigma = 0: x_{n+1} = alpha_1 x0_hat, no noise (§1.6) */
+    return (pd_affine_coef){.cx = 0.0, .cd = p1->alpha, .cz = 0.0};
+}
+
+/* log r = 1/2 log(1 - eta^2 q) without cancellation: log1p while eta^2 q is small, else the sum of two
+ * non-negative terms (1 - eta^2) + eta^2 e^{-2h} (q -> 1 on long steps, e.g. the first step of
+ * ddpm-cosine where alpha_0 ~ 5e-5). */
+static double ddim_log_r(double eta, double h, double q)
+{
+    double e2q = eta * eta * q;
+    if (e2q < 0.5) return 0.5 * log1p(-e2q);
+    return 0.5 * log((1.0 - eta) * (1.0 + eta) + eta * eta * exp(-2.0 * h));
+}
+
+pd_affine_coef pd_ddim_coef(const pd_grid_point *p0, const pd_grid_point *p1, double eta)
+{
+    if (p1->sigma == 0.0) return into_clean(p1);
+    double h = p1->lambda - p0->lambda;
+    double q = -expm1(-2.0 * h), log_r = ddim_log_r(eta, h, q);
+    return (pd_affine_coef){.cx = p1->sigma / p0->sigma * exp(log_r),
+                            .cd = -p1->alpha * expm1(-h + log_r),
+                            .cz = eta * p1->sigma * sqrt(q)};
+}
+
+pd_affine_coef pd_ddpm_coef(const pd_grid_point *p0, const pd_grid_point *p1, int large)
+{
+    if (p1->sigma == 0.0) return into_clean(p1);
+    double h = p1->lambda - p0->lambda;
+    double q = -expm1(-2.0 * h);
+    return (pd_affine_coef){.cx = p1->sigma / p0->sigma * exp(-h),
+                            .cd = p1->alpha * q,
+                            .cz = (large ? p0->sigma : p1->sigma) * sqrt(q)};
+}
+
+pd_status pd_ddpm_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
+                       pd_state *x, pd_solver_ws *ws)
+{
+    const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
+    pd_state *d = ws->scratch[0];
+    PD_TRY(pd_model_eval(ctx, m, x, p0, d));
+    return pd_solver_apply_affine(ctx, s, n, pd_ddpm_coef(p0, p1, s->params.variance_large), x, x, d);
+}
+
+pd_status pd_ddim_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
+                       pd_state *x, pd_solver_ws *ws)
+{
+    const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
+    pd_state *d = ws->scratch[0];
+    PD_TRY(pd_model_eval(ctx, m, x, p0, d));
+    return pd_solver_apply_affine(ctx, s, n, pd_ddim_coef(p0, p1, s->params.eta), x, x, d);
+}
