@@ -55,8 +55,7 @@ static int mk_attr_str(hid_t obj, const char *name, const char *value)
     return bad;
 }
 
-static int mk_attr_num(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, int n,
-                       const void *value)
+static int mk_attr_num(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, int n, const void *value)
 {
     hsize_t dims[1] = {(hsize_t)n};
     hid_t sp = H5Screate_simple(1, dims, NULL), at;
@@ -106,20 +105,21 @@ static int mk_finish(hid_t f, const char *tmp, const char *out, int bad)
         fprintf(stderr, "%s: cannot rename %s to %s: %s\n", mk_prog, tmp, out, strerror(errno));
         bad = 1;
     }
-    if (bad) remove(tmp);
-    else printf("%s: wrote %s\n", mk_prog, out);
+    if (bad)
+        remove(tmp);
+    else
+        printf("%s: wrote %s\n", mk_prog, out);
     return bad ? 1 : 0;
 }
 
-static int mk_gmm_common(hid_t f, int K, int64_t d, const double *w, const double *mu,
-                         const double *var, int diag, int ndim, const int64_t *shape)
+static int mk_gmm_common(hid_t f, int K, int64_t d, const double *w, const double *mu, const double *var,
+                         int diag, int ndim, const int64_t *shape)
 {
     hsize_t kd[2] = {(hsize_t)K, (hsize_t)d}, k1[1] = {(hsize_t)K};
     int bad = 0;
     bad |= mk_write(f, "/weights", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, k1, w, 0);
     bad |= mk_write(f, "/means", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, kd, mu, 0);
-    bad |= mk_write(f, "/variances", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, diag ? 2 : 1, diag ? kd : k1,
-                    var, 0);
+    bad |= mk_write(f, "/variances", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, diag ? 2 : 1, diag ? kd : k1, var, 0);
     bad |= mk_attr_num(f, "shape", H5T_STD_I64LE, H5T_NATIVE_INT64, ndim, shape);
     return bad;
 }
@@ -160,19 +160,20 @@ static int mk_digits(const char *in, const char *out, const char *tmp)
             if (end == p || errno) break;
             n++;
             p = end;
-            while (*p == ' ') p++;
+            while (*p == ' ')
+                p++;
             if (*p == ',') p++;
         }
-        while (*p == ' ' || *p == '\r' || *p == '\n') p++;
+        while (*p == ' ' || *p == '\r' || *p == '\n')
+            p++;
         if (n != 65 || *p) {
-            fprintf(stderr, "%s: %s:%d: expected 64 pixel values and a label, separated by commas\n",
-                    mk_prog, in, lineno);
+            fprintf(stderr, "%s: %s:%d: expected 64 pixel values and a label, separated by commas\n", mk_prog,
+                    in, lineno);
             goto done;
         }
         for (int j = 0; j < 64; j++)
             if (v[j] < 0 || v[j] > 16) {
-                fprintf(stderr, "%s: %s:%d: pixel %d is %ld, expected 0..16\n", mk_prog, in, lineno, j,
-                        v[j]);
+                fprintf(stderr, "%s: %s:%d: pixel %d is %ld, expected 0..16\n", mk_prog, in, lineno, j, v[j]);
                 goto done;
             }
         if (v[64] < 0 || v[64] > 9) {
@@ -193,7 +194,8 @@ static int mk_digits(const char *in, const char *out, const char *tmp)
                 goto done;
             }
         }
-        for (int j = 0; j < 64; j++) x[m * 64 + (size_t)j] = (float)((double)v[j] / 8.0 - 1.0);
+        for (int j = 0; j < 64; j++)
+            x[m * 64 + (size_t)j] = (float)((double)v[j] / 8.0 - 1.0);
         lab[m] = (int32_t)v[64];
         m++;
     }
@@ -283,7 +285,7 @@ static int mk_gmm3072(const char *out, const char *tmp)
     const int64_t shape[3] = {3, 32, 32}, d = 3 * 32 * 32;
     const uint64_t seed = MK_GMM3072_SEED;
     double w[K], wsum = 0, *mu = malloc((size_t)(K * d) * sizeof *mu),
-                  *var = malloc((size_t)(K * d) * sizeof *var);
+                 *var = malloc((size_t)(K * d) * sizeof *var);
     long long seed_attr = (long long)seed;
     int bad = 0, rc;
     hid_t f;
@@ -302,7 +304,8 @@ static int mk_gmm3072(const char *out, const char *tmp)
             var[k * d + i] = sd * sd;
         }
     }
-    for (int k = 0; k < K; k++) w[k] /= wsum;
+    for (int k = 0; k < K; k++)
+        w[k] /= wsum;
     f = mk_create(tmp);
     if (f < 0) {
         free(mu);
@@ -330,16 +333,22 @@ int main(int argc, char **argv)
     const char *out;
     int rc;
     if (argc < 2) return mk_usage();
-    if (!strcmp(argv[1], "digits") && argc == 4) out = argv[3];
-    else if ((!strcmp(argv[1], "ring8") || !strcmp(argv[1], "gmm3072")) && argc == 3) out = argv[2];
-    else return mk_usage();
+    if (!strcmp(argv[1], "digits") && argc == 4)
+        out = argv[3];
+    else if ((!strcmp(argv[1], "ring8") || !strcmp(argv[1], "gmm3072")) && argc == 3)
+        out = argv[2];
+    else
+        return mk_usage();
     tmp = malloc(strlen(out) + 5);
     if (!tmp) return 1;
     sprintf(tmp, "%s.tmp", out);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by the helpers, once each */
-    if (!strcmp(argv[1], "digits")) rc = mk_digits(argv[2], out, tmp);
-    else if (!strcmp(argv[1], "ring8")) rc = mk_ring8(out, tmp);
-    else rc = mk_gmm3072(out, tmp);
+    if (!strcmp(argv[1], "digits"))
+        rc = mk_digits(argv[2], out, tmp);
+    else if (!strcmp(argv[1], "ring8"))
+        rc = mk_ring8(out, tmp);
+    else
+        rc = mk_gmm3072(out, tmp);
     free(tmp);
     return rc;
 }
