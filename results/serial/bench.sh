@@ -8,8 +8,7 @@ cd "$(dirname "$0")/../.."
 b=${1:-build}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 out=results/serial/bench.csv
-gmm=$b/gmm3072.h5
-[ -f "$gmm" ] || "$b/pd-mkdata" gmm3072 "$gmm"
+gmm=configs/data/gmm3072.h5   # made by: pd-mkdata gmm3072 configs/data/gmm3072.h5
 {
   echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
   echo "model,dim,solver,dtype,samples,steps,nfe,s_per_step,us_per_sample_step"
