@@ -186,13 +186,31 @@ pd_status pd_state_write_f64(pd_ctx *ctx, pd_state *x, const double *host)
 
 /* ---- linear combinations ---- */
 
+/* The noise is drawn a Philox block (4 elements) at a time: one generator call and two Box-Muller
+ * transforms per 4 numbers, the same numbers as pd_lincomb_noise element by element. */
 #define PD_CPU_LINCOMB(T)                                                                          \
     static void cpu_lincomb_##T(int64_t len, T *out, const T *const *v, const pd_lincomb_args *a)  \
     {                                                                                              \
         for (int64_t i = 0; i < len; i++) {                                                        \
             double acc = 0.0;                                                                      \
             for (int k = 0; k < a->n; k++) acc += a->c[k] * (double)v[k][i];                       \
-            out[i] = (T)(acc + pd_lincomb_noise(a, i));                                            \
+            out[i] = (T)acc;                                                                       \
+        }                                                                                          \
+    }                                                                                              \
+    static void cpu_lincomb_noise_##T(int64_t len, T *out, const T *const *v,                      \
+                                      const pd_lincomb_args *a)                                    \
+    {                                                                                              \
+        double z[4];                                                                               \
+        for (int64_t s = 0; s * a->dim < len; s++) {                                               \
+            for (int64_t e = 0; e < a->dim; e++) {                                                 \
+                int64_t i = s * a->dim + e;                                                        \
+                if ((e & 3) == 0)                                                                  \
+                    pd_rng_normal4(a->seed, (uint32_t)(a->offset + s), a->step, a->purpose,        \
+                                   (uint64_t)e, z);                                                \
+                double acc = 0.0;                                                                  \
+                for (int k = 0; k < a->n; k++) acc += a->c[k] * (double)v[k][i];                   \
+                out[i] = (T)(acc + a->noise_coef * z[e & 3]);                                      \
+            }                                                                                      \
         }                                                                                          \
     }
 PD_CPU_LINCOMB(float)
@@ -224,8 +242,11 @@ pd_status pd_state_lincomb(pd_ctx *ctx, pd_state *out, int n, const double *c,
         return no_cuda(ctx);
 #endif
     }
-    if (out->dtype == PD_F64) cpu_lincomb_double(len, out->data, (const double *const *)ptr, &a);
-    else cpu_lincomb_float(len, out->data, (const float *const *)ptr, &a);
+    int noisy = a.noise_coef != 0.0;
+    if (out->dtype == PD_F64)
+        (noisy ? cpu_lincomb_noise_double : cpu_lincomb_double)(len, out->data, (const double *const *)ptr, &a);
+    else
+        (noisy ? cpu_lincomb_noise_float : cpu_lincomb_float)(len, out->data, (const float *const *)ptr, &a);
     return PD_OK;
 }
 
