@@ -28,7 +28,7 @@ void pd_comm_report(const pd_ctx *ctx, MPI_Comm comm, const pd_agreement *a)
     MPI_Comm_size(comm, &size);
     if (a->status == PD_OK || rank != a->failing_rank) return;
     if (size > 1 && a->status != PD_ERR_INPUT)
-        fprintf(stderr, "pintdiff: error on rank %d (%s): %s\n", rank, pd_ctx_where(ctx), pd_ctx_message(ctx));
+        fprintf(stderr, "pintdiff: error (%s): %s\n", pd_ctx_where(ctx), pd_ctx_message(ctx));
     else
         fprintf(stderr, "pintdiff: error: %s\n", pd_ctx_message(ctx));
     fflush(stderr);

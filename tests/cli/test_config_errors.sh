@@ -37,4 +37,11 @@ n=$(grep -c "sampler.bogus" "$tmp/out")
 expect_no_file "$out" "3 ranks: no result file"
 expect_exit 2 "3 ranks, missing data file" -- "$MPIEXEC" -np 3 "$PINTDIFF" run configs/default.yaml --set model.file=nope.h5 --set output.file="$out"
 expect_no_file "$out" "3 ranks, missing data: no result file"
+# a runtime failure: an EDM prior of 1e39 overflows float32, the first step meets Inf; exit 1, the step
+# and sample named, every rank stops, no file
+expect_exit 1 "3 ranks, NaN/Inf in a state" -- "$MPIEXEC" -np 3 "$PINTDIFF" run configs/ring8.yaml --set schedule.kind=edm \
+  --set sampler.spacing=karras --set schedule.sigma_max=1e39 --set batch.samples=30 --set output.file="$out"
+expect_output "dpm-solver-2 step 0 (t = 1e+39 -> " "the failing step is named"
+expect_output "NaN/Inf in sample 0, element 0" "the failing sample and element are named"
+expect_no_file "$out" "runtime failure: no result file"
 finish
