@@ -82,6 +82,16 @@ void pd_grid_destroy(pd_grid **g);
 int pd_grid_steps(const pd_grid *g);
 const pd_grid_point *pd_grid_at(const pd_grid *g, int n); /* n = 0 .. steps */
 const pd_schedule *pd_grid_schedule(const pd_grid *g);
+/* A coarse grid made of points idx[0] < idx[1] < ... < idx[n] of g (n steps). Its step j draws the
+ * noise of g's step idx[j] (a stochastic coarse step uses the fine draw where it starts) and counts
+ * g's steps as the run's length. */
+pd_status pd_grid_create_sub(pd_ctx *ctx, const pd_grid *g, const int *idx, int n, pd_grid **out);
+/* The global step id that keys the noise of step n (n itself on a grid made by pd_grid_create). */
+int pd_grid_noise_step(const pd_grid *g, int n);
+/* Steps of the whole run (= pd_grid_steps except on sub-grids): for whole-run rules such as
+ * lower_order_final. */
+int pd_grid_run_steps(const pd_grid *g);
+
 /* A point between grid points, from lambda alone (DPM-Solver-2's midpoint; §1.6). */
 pd_grid_point pd_grid_point_at_lambda(const pd_grid *g, double lambda);
 

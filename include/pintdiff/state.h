@@ -69,6 +69,8 @@ pd_status pd_state_fill_normal(pd_ctx *ctx, pd_state *x, uint64_t seed, uint32_t
                                uint32_t purpose);
 /* Index (sample * dim + element) of the first non-finite element, or -1 when all are finite. */
 pd_status pd_state_find_nonfinite(pd_ctx *ctx, const pd_state *x, int64_t *first_bad);
+/* *equal = 1 when a and b hold the same bits (same shape, dtype, device). */
+pd_status pd_state_equal(pd_ctx *ctx, const pd_state *a, const pd_state *b, int *equal);
 /* Local (this process) sum over all elements of (a - b)^2, in double. */
 pd_status pd_state_sqdiff_local(pd_ctx *ctx, const pd_state *a, const pd_state *b, double *out);
 

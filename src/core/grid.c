@@ -136,14 +136,40 @@ pd_status pd_grid_create(pd_ctx *ctx, const pd_schedule *s, pd_spacing spacing, 
         free(pts);
         return st;
     }
-    *g = (pd_grid){.sched = s, .steps = steps, .pts = pts};
+    *g = (pd_grid){.sched = s, .steps = steps, .pts = pts, .total_steps = steps};
     *out = g;
     return PD_OK;
 }
 
+pd_status pd_grid_create_sub(pd_ctx *ctx, const pd_grid *g, const int *idx, int n, pd_grid **out)
+{
+    if (n < 1) PD_FAIL(ctx, PD_ERR_INPUT, "sub-grid: expected >= 1 step, got %d", n);
+    for (int j = 0; j <= n; j++)
+        if (idx[j] < 0 || idx[j] > g->steps || (j > 0 && idx[j] <= idx[j - 1]))
+            PD_FAIL(ctx, PD_ERR_INPUT, "sub-grid: point %d = %d is not increasing within 0..%d", j, idx[j], g->steps);
+    pd_grid *sub = calloc(1, sizeof *sub);
+    pd_grid_point *pts = calloc((size_t)n + 1, sizeof *pts);
+    int *ns = calloc((size_t)n + 1, sizeof *ns);
+    if (!sub || !pts || !ns) {
+        free(sub), free(pts), free(ns);
+        PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate a sub-grid of %d steps", n);
+    }
+    for (int j = 0; j <= n; j++) {
+        pts[j] = g->pts[idx[j]];
+        ns[j] = pd_grid_noise_step(g, idx[j] < g->steps ? idx[j] : g->steps - 1);
+    }
+    *sub = (pd_grid){.sched = g->sched, .steps = n, .pts = pts, .noise_step = ns, .total_steps = g->total_steps};
+    *out = sub;
+    return PD_OK;
+}
+
+int pd_grid_noise_step(const pd_grid *g, int n) { return g->noise_step ? g->noise_step[n] : n; }
+int pd_grid_run_steps(const pd_grid *g) { return g->total_steps; }
+
 void pd_grid_destroy(pd_grid **g)
 {
     if (!g || !*g) return;
+    free((*g)->noise_step);
     free((*g)->pts);
     free(*g);
     *g = NULL;

@@ -15,6 +15,8 @@ struct pd_grid {
     const pd_schedule *sched;
     int steps;
     pd_grid_point *pts; /* steps + 1 points, noisiest first */
+    int *noise_step;    /* global step id keying the noise of step n (NULL: n itself) */
+    int total_steps;    /* steps of the whole run this grid belongs to (sub-grids: the parent's) */
 };
 
 double pd_vp_alpha_of_lambda(double lambda);

@@ -291,6 +291,19 @@ pd_status pd_state_find_nonfinite(pd_ctx *ctx, const pd_state *x, int64_t *first
     return PD_OK;
 }
 
+pd_status pd_state_equal(pd_ctx *ctx, const pd_state *a, const pd_state *b, int *equal)
+{
+    PD_TRY(check_compatible(ctx, a, b, "pd_state_equal"));
+    if (a->device == PD_DEVICE_CUDA) {
+        double sq = 0.0; /* bit patterns of finite values: equal iff the squared difference is 0 */
+        PD_TRY(pd_state_sqdiff_local(ctx, a, b, &sq));
+        *equal = sq == 0.0;
+        return PD_OK;
+    }
+    *equal = a->data == b->data || memcmp(a->data, b->data, state_bytes(a)) == 0;
+    return PD_OK;
+}
+
 pd_status pd_state_sqdiff_local(pd_ctx *ctx, const pd_state *a, const pd_state *b, double *out)
 {
     PD_TRY(check_compatible(ctx, a, b, "pd_state_sqdiff_local"));

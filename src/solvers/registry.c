@@ -205,12 +205,12 @@ pd_status pd_solver_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_
 
 /* ---- shared update ---- */
 
-pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, int n, pd_affine_coef k,
+pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, int noise_step, pd_affine_coef k,
                                  pd_state *x_out, const pd_state *x, const pd_state *d)
 {
     const double c[2] = {k.cx, k.cd};
     const pd_state *v[2] = {x, d};
-    pd_noise_term z = {.coef = k.cz, .seed = s->params.seed, .step = (uint32_t)n,
+    pd_noise_term z = {.coef = k.cz, .seed = s->params.seed, .step = (uint32_t)noise_step,
                        .purpose = PD_RNG_STEP};
     return pd_state_lincomb(ctx, x_out, 2, c, v, k.cz != 0.0 ? &z : NULL);
 }

@@ -55,9 +55,9 @@ pd_affine_coef pd_ddim_coef(const pd_grid_point *p0, const pd_grid_point *p1, do
 /* DDPM ancestral: posterior mean, variance fixed_small (large = 0) or fixed_large (large = 1). */
 pd_affine_coef pd_ddpm_coef(const pd_grid_point *p0, const pd_grid_point *p1, int large);
 
-/* x_out = cx * x + cd * d + cz * z_step(n) (z keyed by params.seed, the global sample of x_out,
- * step n, PD_RNG_STEP; no noise when cz = 0). x_out may be x. */
-pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, int n, pd_affine_coef k,
+/* x_out = cx * x + cd * d + cz * z (z keyed by params.seed, the global sample of x_out, the global
+ * step id noise_step = pd_grid_noise_step(g, n), PD_RNG_STEP; no noise when cz = 0). x_out may be x. */
+pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, int noise_step, pd_affine_coef k,
                                  pd_state *x_out, const pd_state *x, const pd_state *d);
 
 /* ---- the step functions, one per registry row ---- */
