@@ -11,6 +11,7 @@
 #include "io/model_file.h"
 #include "io/result.h"
 #include "mpi/comm.h"
+#include "mpi/parareal.h"
 #include "mpi/run.h"
 #include "pintdiff/pintdiff.h"
 
@@ -21,15 +22,22 @@ typedef struct pd_job {
     pd_schedule *sched;
     pd_grid *grid;
     pd_model *model;
-    pd_solver *solver;
+    pd_solver *solver;     /* serial: the integrator; parareal: the fine propagator */
+    pd_solver *coarse;     /* parareal: the coarse propagator */
     pd_solver_ws *ws;
-    pd_state *x;           /* this rank's slice [count, dim] */
+    pd_transport *tp;      /* parareal */
+    pd_parareal *par;
+    int parareal;
+    int root;              /* the rank that holds all samples at the end (metrics, PNG) */
+    pd_state *x;           /* serial: this rank's slice [count, dim]; parareal: the whole batch */
     pd_state *z;           /* scratch for output.noise */
     int64_t first, count;  /* this rank's global sample range */
     int *points;           /* grid indices of stored trajectory points */
     int n_points;
     pd_result *res;
 } pd_job;
+
+static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j);
 
 /* ---------------------------------------------------------------- setup */
 
@@ -92,8 +100,17 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
     p.variance_large = cfg->sampler.variance == PD_VARIANCE_LARGE;
     p.lower_order_final = cfg->sampler.lower_order_final;
     p.seed = cfg->batch.seed;
-    PD_TRY(pd_solver_create(ctx, cfg->sampler.solver, &p, &j->solver));
-    slice(cfg->batch.samples, j->rank, j->size, &j->first, &j->count);
+    j->parareal = cfg->sampler.method == PD_METHOD_PARAREAL;
+    PD_TRY(pd_solver_create(ctx, j->parareal ? cfg->sampler.fine : cfg->sampler.solver, &p, &j->solver));
+    if (j->parareal) { /* time blocks across ranks: every rank holds the whole batch */
+        PD_TRY(pd_solver_create(ctx, cfg->sampler.coarse, &p, &j->coarse));
+        PD_TRY(pd_transport_create_mpi(ctx, j->comm, &j->tp));
+        j->first = 0;
+        j->count = cfg->batch.samples;
+        j->root = j->size - 1;
+    } else {
+        slice(cfg->batch.samples, j->rank, j->size, &j->first, &j->count);
+    }
     PD_TRY(pd_state_create(ctx, cfg->batch.dtype, PD_DEVICE_CPU, j->count, pd_model_dim(j->model),
                            j->first, &j->x));
     if (cfg->output.noise) PD_TRY(pd_state_create_like(ctx, j->x, &j->z));
@@ -105,6 +122,9 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
 static void job_destroy(pd_job *j)
 {
     pd_result_abort(&j->res);
+    pd_parareal_destroy(&j->par);
+    pd_transport_destroy(&j->tp);
+    pd_solver_destroy(&j->coarse);
     pd_solver_ws_destroy(&j->ws);
     pd_state_destroy(&j->x);
     pd_state_destroy(&j->z);
@@ -195,6 +215,15 @@ static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
     if (total * dim > 0x7fffffff)
         PD_FAIL(ctx, PD_ERR_INPUT, "output.metrics/png: %lld values are too many to gather; set "
                 "output.metrics: false and output.png: false", (long long)(total * dim));
+    if (j->parareal) { /* the last rank holds the whole batch */
+        if (j->rank != j->root) return PD_OK;
+        double *all = malloc(sizeof(double) * (size_t)(total * dim));
+        if (!all) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the samples");
+        pd_status st = pd_state_read_f64(ctx, j->x, all);
+        if (st == PD_OK) *out = all;
+        else free(all);
+        return st;
+    }
     double *mine = malloc(sizeof(double) * (size_t)(j->count * dim + 1));
     double *all = j->rank == 0 ? malloc(sizeof(double) * (size_t)(total * dim)) : NULL;
     int *counts = malloc(sizeof(int) * (size_t)j->size * 2);
@@ -317,8 +346,8 @@ static pd_status finish_outputs(pd_ctx *ctx, pd_job *j, pd_run_summary *sum)
     double *all = NULL;
     pd_status st = gather_samples(ctx, j, &all);
     metric_list ml = {0};
-    if (st == PD_OK && j->rank == 0 && want_metrics) st = compute_metrics(ctx, j, all, &ml);
-    if (st == PD_OK && j->rank == 0 && want_png) {
+    if (st == PD_OK && j->rank == j->root && want_metrics) st = compute_metrics(ctx, j, all, &ml);
+    if (st == PD_OK && j->rank == j->root && want_png) {
         snprintf(sum->png, sizeof sum->png, "%.*s.png", (int)(strlen(cfg->output.file) - 3), cfg->output.file);
         st = pd_png_write_grid(ctx, sum->png, all, cfg->batch.samples, pd_model_ndim(j->model),
                                pd_model_shape(j->model), -1.0, 1.0, 64);
@@ -327,7 +356,8 @@ static pd_status finish_outputs(pd_ctx *ctx, pd_job *j, pd_run_summary *sum)
     pd_agreement a;
     PD_TRY(pd_comm_agree(ctx, j->comm, st, &a));
     if (a.status != PD_OK) return st != PD_OK ? st : PD_ERR_REMOTE;
-    MPI_Bcast(&ml, (int)sizeof ml, MPI_BYTE, 0, j->comm);
+    MPI_Bcast(&ml, (int)sizeof ml, MPI_BYTE, j->root, j->comm);
+    MPI_Bcast(sum->png, (int)sizeof sum->png, MPI_CHAR, j->root, j->comm);
     for (int i = 0; i < ml.n; i++) PD_TRY(pd_result_metric(ctx, j->res, ml.name[i], ml.value[i]));
     return PD_OK;
 }
@@ -353,8 +383,9 @@ static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_tex
     PD_TRY(pd_result_attr_i64(ctx, r, "n_ranks", j->size));
     PD_TRY(pd_result_attr_str(ctx, r, "device", "cpu"));
     PD_TRY(pd_result_attr_str(ctx, r, "comm", "mpi"));
-    PD_TRY(pd_result_attr_str(ctx, r, "method", "serial"));
+    PD_TRY(pd_result_attr_str(ctx, r, "method", j->parareal ? "parareal" : "serial"));
     PD_TRY(pd_result_attr_str(ctx, r, "solver", pd_solver_get_info(j->solver)->name));
+    if (j->parareal) PD_TRY(parareal_provenance(ctx, j));
     PD_TRY(pd_result_attr_str(ctx, r, "model", pd_model_name(j->model)));
     PD_TRY(pd_result_attr_i64(ctx, r, "steps", pd_grid_steps(j->grid)));
     PD_TRY(pd_result_attr_i64(ctx, r, "nfe", nfe));
@@ -364,12 +395,82 @@ static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_tex
     return pd_result_attr_str(ctx, r, "status", "complete");
 }
 
+/* ---------------------------------------------------------------- parareal */
+
+static pd_status integrate_parareal(pd_ctx *ctx, pd_job *j)
+{
+    const pd_config *cfg = j->cfg;
+    pd_parareal_opts o = {.blocks = cfg->sampler.blocks, .coarse_steps = cfg->sampler.coarse_steps,
+                          .tol = cfg->sampler.tol, .max_iters = cfg->sampler.max_iters,
+                          .pipeline = cfg->sampler.pipeline,
+                          .store_boundaries = cfg->output.trajectory_every == PD_TRAJ_BOUNDARIES,
+                          .progress = cfg->output.log_iterations};
+    PD_TRY(init_state(ctx, j)); /* every rank draws the same x_{t_0} (Philox) */
+    PD_TRY(pd_parareal_create(ctx, j->tp, j->solver, j->coarse, j->model, j->grid, &o, j->x, &j->par));
+    PD_TRY(pd_parareal_run(ctx, j->par));
+    const pd_state *res = pd_parareal_result(j->par);
+    return res ? pd_state_copy(ctx, j->x, res) : PD_OK;
+}
+
+/* The convergence group: residual and converged [iters, B], nfe and timings [iters, R], boundaries. */
+static pd_status write_convergence(pd_ctx *ctx, pd_job *j)
+{
+    const pd_parareal_log *l = pd_parareal_get_log(j->par);
+    int K = l->iters, B = l->n_blocks, R = l->n_ranks;
+    int64_t *conv = malloc(sizeof(int64_t) * (size_t)(K * B + 1));
+    if (!conv) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the convergence flags");
+    for (int i = 0; i < K * B; i++) conv[i] = l->converged[i];
+    pd_status st = pd_result_write_f64(ctx, j->res, "convergence/residual", K, B, l->residual);
+    if (st == PD_OK) st = pd_result_write_i64(ctx, j->res, "convergence/converged", K, B, conv);
+    if (st == PD_OK) st = pd_result_write_i64(ctx, j->res, "convergence/nfe", K, R, l->nfe);
+    if (st == PD_OK) st = pd_result_write_f64(ctx, j->res, "convergence/compute_s", K, R, l->compute_s);
+    if (st == PD_OK) st = pd_result_write_f64(ctx, j->res, "convergence/wait_s", K, R, l->wait_s);
+    if (st == PD_OK) st = pd_result_write_f64(ctx, j->res, "convergence/comm_s", K, R, l->comm_s);
+    free(conv);
+    for (int k = 0; st == PD_OK && k <= K && j->cfg->output.trajectory_every == PD_TRAJ_BOUNDARIES; k++)
+        for (int b = 0; st == PD_OK && b <= B; b++) {
+            const pd_state *x = pd_parareal_boundary(j->par, k, b);
+            if (x) st = pd_result_write_boundary(ctx, j->res, k, b, x);
+        }
+    return st;
+}
+
+static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j)
+{
+    const pd_parareal_log *l = pd_parareal_get_log(j->par);
+    pd_result *r = j->res;
+    PD_TRY(pd_result_attr_str(ctx, r, "fine", pd_solver_get_info(j->solver)->name));
+    PD_TRY(pd_result_attr_str(ctx, r, "coarse", pd_solver_get_info(j->coarse)->name));
+    PD_TRY(pd_result_attr_i64(ctx, r, "blocks", l->n_blocks));
+    PD_TRY(pd_result_attr_i64(ctx, r, "coarse_steps", j->cfg->sampler.coarse_steps));
+    PD_TRY(pd_result_attr_f64(ctx, r, "tol", j->cfg->sampler.tol));
+    PD_TRY(pd_result_attr_i64(ctx, r, "pipeline", j->cfg->sampler.pipeline));
+    PD_TRY(pd_result_attr_i64(ctx, r, "iterations", l->iters));
+    PD_TRY(pd_result_attr_i64(ctx, r, "init_nfe", l->init_nfe));
+    PD_TRY(pd_result_attr_i64(ctx, r, "critical_path_nfe", l->critical_nfe));
+    return pd_result_attr_i64(ctx, r, "total_nfe", l->total_nfe);
+}
+
+/* /samples: serial: every rank its slice; parareal: the last rank all of them. */
+static pd_status write_samples(pd_ctx *ctx, pd_job *j)
+{
+    if (!j->parareal || j->rank == j->root) return pd_result_write_samples(ctx, j->res, j->x);
+    pd_state *none = NULL;
+    PD_TRY(pd_state_view(ctx, j->x, 0, 0, &none));
+    pd_status st = pd_result_write_samples(ctx, j->res, none);
+    pd_state_destroy(&none);
+    return st;
+}
+
 static pd_status open_result(pd_ctx *ctx, pd_job *j)
 {
+    const pd_parareal_log *pl = j->par ? pd_parareal_get_log(j->par) : NULL;
+    int bounds = pl && j->cfg->output.trajectory_every == PD_TRAJ_BOUNDARIES;
     pd_result_layout lay = {.path = j->cfg->output.file, .n_samples = j->cfg->batch.samples,
                             .ndim = pd_model_ndim(j->model), .shape = pd_model_shape(j->model),
                             .dtype = j->cfg->batch.dtype, .n_traj_points = j->n_points,
-                            .n_noise_steps = j->cfg->output.noise ? pd_grid_steps(j->grid) : 0};
+                            .n_noise_steps = j->cfg->output.noise ? pd_grid_steps(j->grid) : 0,
+                            .n_boundary_iters = bounds ? pl->iters + 1 : 0, .n_boundaries = bounds ? pl->n_blocks + 1 : 0};
     PD_TRY(pd_result_open(ctx, j->comm, &lay, &j->res));
     if (j->n_points == 0) return PD_OK;
     double *t = malloc(sizeof(double) * 3 * (size_t)j->n_points);
@@ -387,6 +488,10 @@ static pd_status open_result(pd_ctx *ctx, pd_job *j)
  * that did not fail themselves). */
 static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local)
 {
+    if (local == PD_ERR_MPI) { /* the transport itself broke: ranks cannot agree any more (STYLE habit 3) */
+        fprintf(stderr, "pintdiff: fatal communication error (%s): %s\n", pd_ctx_where(ctx), pd_ctx_message(ctx));
+        MPI_Abort(j->comm, 1);
+    }
     pd_agreement a;
     PD_TRY(pd_comm_agree(ctx, j->comm, local, &a));
     if (a.status == PD_OK) return PD_OK;
@@ -404,12 +509,18 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     time_t t0 = time(NULL);
     double w0 = MPI_Wtime();
     pd_status st = agree(ctx, &j, job_setup(ctx, &j));
-    if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
-    if (st == PD_OK && cfg->output.noise) st = write_noise(ctx, &j);
-    if (st == PD_OK) st = agree(ctx, &j, integrate(ctx, &j));
-    if (st == PD_OK) st = pd_result_write_samples(ctx, j.res, j.x);
+    if (j.parareal) { /* the iterations decide the file's layout: run first */
+        if (st == PD_OK) st = agree(ctx, &j, integrate_parareal(ctx, &j));
+        if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
+        if (st == PD_OK) st = agree(ctx, &j, write_convergence(ctx, &j));
+    } else {
+        if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
+        if (st == PD_OK && cfg->output.noise) st = write_noise(ctx, &j);
+        if (st == PD_OK) st = agree(ctx, &j, integrate(ctx, &j));
+    }
+    if (st == PD_OK) st = write_samples(ctx, &j);
     if (st == PD_OK) st = finish_outputs(ctx, &j, sum);
-    int64_t nfe = j.model ? pd_model_nfe(j.model) : 0;
+    int64_t nfe = j.par ? pd_parareal_get_log(j.par)->critical_nfe : j.model ? pd_model_nfe(j.model) : 0;
     double wall = MPI_Wtime() - w0, wall_max = wall;
     MPI_Allreduce(&wall, &wall_max, 1, MPI_DOUBLE, MPI_MAX, comm);
     MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPI_INT64_T, MPI_MAX, comm);
@@ -417,6 +528,7 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     if (st == PD_OK) st = pd_result_commit(ctx, &j.res);
     sum->wall_s = wall_max;
     sum->nfe = nfe;
+    sum->iterations = j.par ? pd_parareal_get_log(j.par)->iters : 0;
     sum->n_samples = cfg->batch.samples;
     job_destroy(&j);
     return st;

@@ -202,7 +202,7 @@ static void expect_value(const pd_cfg_key *k, char *buf, size_t n)
         snprintf(buf, n, "one of %s", v);
         break;
     case PD_CFG_TRAJECTORY:
-        snprintf(buf, n, "none, all or every:K with K >= 1");
+        snprintf(buf, n, "none, all, every:K with K >= 1, or boundaries");
         break;
     case PD_CFG_LIST:
         snprintf(buf, n, "a list of numbers");
@@ -370,7 +370,8 @@ static int parse_bool(const char *s, int *out)
     return 1;
 }
 
-/* "none" -> 0, "all" -> 1, "every:K" -> K; canon = the text written back */
+/* "none" -> 0, "all" -> 1, "every:K" -> K, "boundaries" -> PD_TRAJ_BOUNDARIES; canon = the text
+ * written back */
 static int parse_trajectory(const char *s, int *every, char *canon, size_t n)
 {
     int64_t k;
@@ -378,6 +379,8 @@ static int parse_trajectory(const char *s, int *every, char *canon, size_t n)
         *every = 0;
     else if (!strcmp(s, "all"))
         *every = 1;
+    else if (!strcmp(s, "boundaries"))
+        *every = PD_TRAJ_BOUNDARIES;
     else if (!strncmp(s, "every:", 6) && parse_i64(s + 6, &k) && k >= 1 && k <= INT_MAX)
         *every = (int)k;
     else
@@ -989,8 +992,16 @@ static pd_status check_output(pd_ctx *ctx, const pd_config *cfg)
 {
     const char *f = cfg->output.file;
     size_t n = strlen(f);
-    if (n > 3 && !strcmp(f + n - 3, ".h5")) return PD_OK;
-    return vfail(ctx, cfg, "output", "file", "expected a file name ending in .h5, got \"%s\"", f);
+    if (n <= 3 || strcmp(f + n - 3, ".h5"))
+        return vfail(ctx, cfg, "output", "file", "expected a file name ending in .h5, got \"%s\"", f);
+    int every = cfg->output.trajectory_every, parareal = cfg->sampler.method == PD_METHOD_PARAREAL;
+    if (parareal && every > 0)
+        return vfail(ctx, cfg, "output", "trajectory",
+                     "expected none or boundaries with sampler.method: parareal, got \"%s\"", cfg->output.trajectory);
+    if (!parareal && every == PD_TRAJ_BOUNDARIES)
+        return vfail(ctx, cfg, "output", "trajectory",
+                     "boundaries are stored by sampler.method: parareal only (serial: none, all or every:K)");
+    return PD_OK;
 }
 
 pd_status pd_config_validate(pd_ctx *ctx, const pd_config *cfg)
@@ -1148,7 +1159,7 @@ static void doc_allowed(FILE *f, const pd_cfg_key *k)
     } else if (k->type == PD_CFG_BOOL)
         fputs("`true`, `false`", f);
     else if (k->type == PD_CFG_TRAJECTORY)
-        fputs("`none`, `all`, `every:K` (K >= 1)", f);
+        fputs("`none`, `all`, `every:K` (K >= 1), `boundaries`", f);
     else if (is_list_type(k->type) && buf[0])
         fprintf(f, "each %s", buf);
     else if (k->type == PD_CFG_UINT64)

@@ -15,7 +15,8 @@
 #include "pintdiff/status.h"
 
 typedef enum { PD_MODEL_GMM = 0, PD_MODEL_DATASET } pd_model_kind;
-typedef enum { PD_METHOD_SERIAL = 0 } pd_method;
+typedef enum { PD_METHOD_SERIAL = 0, PD_METHOD_PARAREAL } pd_method;
+#define PD_TRAJ_BOUNDARIES (-1) /* output.trajectory: boundaries (Parareal boundary states per iteration) */
 typedef enum { PD_START_PRIOR = 0, PD_START_EXACT } pd_start_kind;
 typedef enum { PD_DEVKIND_AUTO = 0, PD_DEVKIND_CPU, PD_DEVKIND_CUDA } pd_device_choice;
 typedef enum { PD_COMM_AUTO = 0, PD_COMM_MPI, PD_COMM_NCCL } pd_comm_choice;

@@ -19,7 +19,7 @@ _Static_assert(sizeof(pd_method) == sizeof(int), "enum size");
 static const char *const model_kinds[] = {"gmm", "dataset", NULL};
 static const char *const schedule_kinds[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", NULL};
 static const char *const finals[] = {"alpha-one", "alpha0", NULL};
-static const char *const methods[] = {"serial", NULL};
+static const char *const methods[] = {"serial", "parareal", NULL};
 static const char *const spacings[] = {"uniform",   "leading", "trailing", "linspace", "linspace-dpm",
                                        "quadratic", "logsnr",  "karras",   NULL};
 static const char *const variances[] = {"small", "large", NULL};
@@ -78,7 +78,7 @@ static const pd_cfg_key schema[] = {
 
     /* ----- sampler ----- */
     KEY(sampler, method, ENUM, "serial", .values = methods,
-        .doc = "time-parallel method (only `serial` so far)"),
+        .doc = "`serial` (sample slices across ranks) or `parareal` (time blocks across ranks)"),
     KEY(sampler, solver, STRING, "ddim", .allowed = SOLVER,
         .doc = "integrator of a serial run (a registered solver)"),
     KEY(sampler, steps, INT, "50", .bounds = PD_CFG_CLOSED, .lo = 1, .hi = 100000,
@@ -130,7 +130,7 @@ static const pd_cfg_key schema[] = {
      .offset = offsetof(pd_config, output.trajectory),
      .offset2 = offsetof(pd_config, output.trajectory_every),
      .def = "none",
-     .doc = "states stored in /trajectory/x: `none`, `all` grid points, or `every:K`-th"},
+     .doc = "serial: states stored in /trajectory/x (`none`, `all` grid points, `every:K`-th); parareal: `none` or `boundaries` (/convergence/boundaries per iteration)"},
     KEY(output, noise, BOOL, "false", .doc = "store the step noise (/trajectory/noise)"),
     KEY(output, png, BOOL, "true", .doc = "write a PNG grid of image-shaped samples beside the file"),
     KEY(output, metrics, BOOL, "true", .doc = "compute sample metrics when the model has ground truth"),

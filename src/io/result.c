@@ -19,7 +19,8 @@ struct pd_result {
     int ndim;
     int64_t shape[8];
     pd_dtype dtype;
-    hid_t d_samples, d_traj, d_noise, g_metrics;
+    hid_t d_samples, d_traj, d_noise, d_bound, g_metrics;
+    hid_t xfer_ind;          /* independent transfers (boundaries, written by their owner) */
     double *host;            /* this rank's slice as double, reused for every write */
     int64_t host_len;
 };
@@ -46,12 +47,13 @@ static pd_status ensure_parent_dir(pd_ctx *ctx, const char *path)
     return PD_OK;
 }
 
-/* A chunked-or-contiguous dataset [lead..., samples, *shape] of the run's dtype. */
-static hid_t create_states(hid_t file, const char *name, const pd_result *r, int lead)
+/* A dataset [lead, lead2, samples, *shape] of the run's dtype (lead, lead2 < 0: absent). */
+static hid_t create_states2(hid_t file, const char *name, const pd_result *r, int lead, int lead2)
 {
     hsize_t dims[10];
     int nd = 0;
     if (lead >= 0) dims[nd++] = (hsize_t)lead;
+    if (lead2 >= 0) dims[nd++] = (hsize_t)lead2;
     dims[nd++] = (hsize_t)r->n_samples;
     for (int i = 0; i < r->ndim; i++) dims[nd++] = (hsize_t)r->shape[i];
     hid_t space = H5Screate_simple(nd, dims, NULL);
@@ -63,6 +65,11 @@ static hid_t create_states(hid_t file, const char *name, const pd_result *r, int
     return d;
 }
 
+static hid_t create_states(hid_t file, const char *name, const pd_result *r, int lead)
+{
+    return create_states2(file, name, r, lead, -1);
+}
+
 pd_status pd_result_open(pd_ctx *ctx, MPI_Comm comm, const pd_result_layout *lay, pd_result **out)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by us, with the file named */
@@ -70,7 +77,7 @@ pd_status pd_result_open(pd_ctx *ctx, MPI_Comm comm, const pd_result_layout *lay
     if (!r) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the result writer");
     r->comm = comm;
     MPI_Comm_rank(comm, &r->rank);
-    r->file = r->xfer = r->d_samples = r->d_traj = r->d_noise = r->g_metrics = H5I_INVALID_HID;
+    r->file = r->xfer = r->xfer_ind = r->d_samples = r->d_traj = r->d_noise = r->d_bound = r->g_metrics = H5I_INVALID_HID;
     r->n_samples = lay->n_samples;
     r->ndim = lay->ndim;
     r->dim = 1;
@@ -103,10 +110,15 @@ pd_status pd_result_open(pd_ctx *ctx, MPI_Comm comm, const pd_result_layout *lay
     }
     r->xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(r->xfer, H5FD_MPIO_COLLECTIVE);
+    r->xfer_ind = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(r->xfer_ind, H5FD_MPIO_INDEPENDENT);
+    if (lay->n_boundary_iters > 0)
+        r->d_bound = create_states2(r->file, "convergence/boundaries", r, lay->n_boundary_iters, lay->n_boundaries);
     r->d_samples = create_states(r->file, "samples", r, -1);
     if (lay->n_traj_points > 0) r->d_traj = create_states(r->file, "trajectory/x", r, lay->n_traj_points);
     if (lay->n_noise_steps > 0) r->d_noise = create_states(r->file, "trajectory/noise", r, lay->n_noise_steps);
-    if (r->d_samples < 0 || (lay->n_traj_points > 0 && r->d_traj < 0) || (lay->n_noise_steps > 0 && r->d_noise < 0)) {
+    if (r->d_samples < 0 || (lay->n_traj_points > 0 && r->d_traj < 0) || (lay->n_noise_steps > 0 && r->d_noise < 0) ||
+        (lay->n_boundary_iters > 0 && r->d_bound < 0)) {
         pd_result_abort(&r);
         PD_FAIL(ctx, PD_ERR_H5, "%s: cannot create the datasets", lay->path);
     }
@@ -166,12 +178,14 @@ pd_status pd_result_write_samples(pd_ctx *ctx, pd_result *r, const pd_state *x)
     return write_slice(ctx, r, r->d_samples, -1, x);
 }
 
-/* A small 1-D dataset written by rank 0 (the others select nothing). */
-static pd_status write_vector(pd_ctx *ctx, pd_result *r, const char *name, hid_t ftype, hid_t mtype,
-                              int n, const void *data)
+/* A small [rows, cols] dataset (cols = 0: a vector of rows) written by rank 0 (the others select
+ * nothing). */
+static pd_status write_matrix(pd_ctx *ctx, pd_result *r, const char *name, hid_t ftype, hid_t mtype,
+                              int rows, int cols, const void *data)
 {
-    hsize_t dim = (hsize_t)n;
-    hid_t space = H5Screate_simple(1, &dim, NULL);
+    hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+    int nd = cols > 0 ? 2 : 1;
+    hid_t space = H5Screate_simple(nd, dims, NULL);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t d = H5Dcreate2(r->file, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
@@ -180,7 +194,7 @@ static pd_status write_vector(pd_ctx *ctx, pd_result *r, const char *name, hid_t
         H5Sclose(space);
         PD_FAIL(ctx, PD_ERR_H5, "%s: cannot create %s", r->tmp, name);
     }
-    hid_t mspace = H5Screate_simple(1, &dim, NULL);
+    hid_t mspace = H5Screate_simple(nd, dims, NULL);
     if (r->rank != 0) {
         H5Sselect_none(space);
         H5Sselect_none(mspace);
@@ -196,10 +210,44 @@ static pd_status write_vector(pd_ctx *ctx, pd_result *r, const char *name, hid_t
 pd_status pd_result_write_times(pd_ctx *ctx, pd_result *r, int n, const double *t, const double *alpha,
                                 const double *sigma, const int *step)
 {
-    PD_TRY(write_vector(ctx, r, "trajectory/t", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, t));
-    PD_TRY(write_vector(ctx, r, "trajectory/alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, alpha));
-    PD_TRY(write_vector(ctx, r, "trajectory/sigma", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, sigma));
-    return write_vector(ctx, r, "trajectory/step", H5T_STD_I32LE, H5T_NATIVE_INT, n, step);
+    PD_TRY(write_matrix(ctx, r, "trajectory/t", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, 0, t));
+    PD_TRY(write_matrix(ctx, r, "trajectory/alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, 0, alpha));
+    PD_TRY(write_matrix(ctx, r, "trajectory/sigma", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, 0, sigma));
+    return write_matrix(ctx, r, "trajectory/step", H5T_STD_I32LE, H5T_NATIVE_INT, n, 0, step);
+}
+
+pd_status pd_result_write_f64(pd_ctx *ctx, pd_result *r, const char *name, int rows, int cols, const double *v)
+{
+    return write_matrix(ctx, r, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rows, cols == 1 ? 0 : cols, v);
+}
+
+pd_status pd_result_write_i64(pd_ctx *ctx, pd_result *r, const char *name, int rows, int cols, const int64_t *v)
+{
+    return write_matrix(ctx, r, name, H5T_STD_I64LE, H5T_NATIVE_INT64, rows, cols == 1 ? 0 : cols, v);
+}
+
+pd_status pd_result_write_boundary(pd_ctx *ctx, pd_result *r, int iter, int b, const pd_state *x)
+{
+    int64_t len = pd_state_n_samples(x) * r->dim;
+    if (len > r->host_len) {
+        double *h = realloc(r->host, sizeof(double) * (size_t)len);
+        if (!h) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate %lld doubles for writing", (long long)len);
+        r->host = h;
+        r->host_len = len;
+    }
+    PD_TRY(pd_state_read_f64(ctx, x, r->host));
+    hid_t fspace = H5Dget_space(r->d_bound);
+    hsize_t start[10] = {(hsize_t)iter, (hsize_t)b}, count[10];
+    H5Sget_simple_extent_dims(fspace, count, NULL);
+    count[0] = count[1] = 1;
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    hsize_t m = (hsize_t)len;
+    hid_t mspace = H5Screate_simple(1, &m, NULL);
+    herr_t e = H5Dwrite(r->d_bound, H5T_NATIVE_DOUBLE, mspace, fspace, r->xfer_ind, r->host);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    PD_H5_CHECK(ctx, e, "%s: writing boundary %d of iteration %d failed", r->tmp, b, iter);
+    return PD_OK;
 }
 
 static pd_status write_attr(pd_ctx *ctx, pd_result *r, hid_t obj, const char *name, hid_t type, const void *v)
@@ -258,10 +306,11 @@ pd_status pd_result_metric(pd_ctx *ctx, pd_result *r, const char *name, double v
 static herr_t close_all(pd_result *r)
 {
     herr_t e = 0;
-    hid_t *ids[] = {&r->d_samples, &r->d_traj, &r->d_noise};
-    for (int i = 0; i < 3; i++)
+    hid_t *ids[] = {&r->d_samples, &r->d_traj, &r->d_noise, &r->d_bound};
+    for (int i = 0; i < 4; i++)
         if (*ids[i] >= 0) H5Dclose(*ids[i]), *ids[i] = H5I_INVALID_HID;
     if (r->xfer >= 0) H5Pclose(r->xfer), r->xfer = H5I_INVALID_HID;
+    if (r->xfer_ind >= 0) H5Pclose(r->xfer_ind), r->xfer_ind = H5I_INVALID_HID;
     if (r->file >= 0) e = H5Fclose(r->file), r->file = H5I_INVALID_HID;
     return e;
 }

@@ -21,6 +21,8 @@ typedef struct pd_result_layout {
     pd_dtype dtype;          /* dtype of stored states */
     int n_traj_points;       /* stored trajectory points (0: no /trajectory/x) */
     int n_noise_steps;       /* stored step-noise vectors (0: no /trajectory/noise) */
+    int n_boundary_iters;    /* Parareal: iterations (incl. 0) of /convergence/boundaries (0: none) */
+    int n_boundaries;        /* Parareal: B + 1 */
 } pd_result_layout;
 
 typedef struct pd_result pd_result;
@@ -33,6 +35,13 @@ pd_status pd_result_write_times(pd_ctx *ctx, pd_result *r, int n, const double *
 pd_status pd_result_write_traj(pd_ctx *ctx, pd_result *r, int i, const pd_state *x);
 pd_status pd_result_write_noise(pd_ctx *ctx, pd_result *r, int i, const pd_state *z);
 pd_status pd_result_write_samples(pd_ctx *ctx, pd_result *r, const pd_state *x);
+/* Parareal boundary b after iteration iter: written by its owner alone (independent I/O), the
+ * others do not call it. x holds all samples. */
+pd_status pd_result_write_boundary(pd_ctx *ctx, pd_result *r, int iter, int b, const pd_state *x);
+/* A [rows, cols] matrix (cols = 1: a vector) of float64 or int64, the same on every rank; rank 0
+ * writes it. */
+pd_status pd_result_write_f64(pd_ctx *ctx, pd_result *r, const char *name, int rows, int cols, const double *v);
+pd_status pd_result_write_i64(pd_ctx *ctx, pd_result *r, const char *name, int rows, int cols, const int64_t *v);
 /* attributes on / */
 pd_status pd_result_attr_str(pd_ctx *ctx, pd_result *r, const char *name, const char *value);
 pd_status pd_result_attr_i64(pd_ctx *ctx, pd_result *r, const char *name, int64_t value);

@@ -1,0 +1,67 @@
+/* pintdiff: the transport between ranks (DESIGN.md §4): what the time-parallel drivers need and
+ * nothing more: send/receive a boundary state with a status header, reduce a few numbers. MPI now;
+ * NCCL behind the same calls later. MPI stays out of the numerics: only mpi/ includes <mpi.h>.
+ *
+ * Boundary messages carry a header (STYLE.md habit 3): the sender's status, so that a rank waiting on
+ * a failed neighbour learns of it instead of hanging; the iteration; flags; the running maximum of
+ * the residual along the pipeline; and the sender's critical-path clock (model evaluations in
+ * sequence). Sends are non-blocking: a send returns once the previous send to the same rank has
+ * completed, so a sender never waits for a busy receiver to post its receive. */
+#ifndef PD_MPI_TRANSPORT_H
+#define PD_MPI_TRANSPORT_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "pintdiff/state.h"
+#include "pintdiff/status.h"
+
+enum {
+    PD_MSG_PAYLOAD = 1, /* states follow the header */
+    PD_MSG_STOP = 2,    /* the run stops after iteration `iter`; no more messages from the sender */
+    PD_MSG_HIST = 4     /* a history state (multistep solvers) follows x */
+};
+
+typedef struct pd_msg_header {
+    int32_t status;        /* pd_status of the sender (worst seen along the pipeline) */
+    int32_t iter;
+    int32_t flags;
+    int32_t hist_step;     /* grid step of the history state, -1 if none */
+    int32_t n_converged;   /* running count of blocks with residual < tol, blocks before here */
+    int32_t pad;
+    double max_residual;   /* running max of block residuals of this iteration, blocks before here */
+    double hist_lambda;
+    int64_t clock;         /* critical-path model evaluations at the sender */
+} pd_msg_header;
+
+typedef struct pd_transport pd_transport;
+
+typedef struct pd_transport_times {
+    double wait_s;  /* blocked waiting for a message or for a send to drain */
+    double comm_s;  /* posting sends, reductions */
+} pd_transport_times;
+
+pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, pd_transport **out);
+void pd_transport_destroy(pd_transport **tp);
+int pd_transport_rank(const pd_transport *tp);
+int pd_transport_size(const pd_transport *tp);
+MPI_Comm pd_transport_comm(const pd_transport *tp);
+/* Accumulated times since creation (the drivers difference them per iteration). */
+pd_transport_times pd_transport_get_times(const pd_transport *tp);
+
+/* Send header h (and x, then hist, when h->flags say so) to rank dst; the states must not change
+ * until the next send to dst or pd_transport_flush. channel separates streams (0: boundaries,
+ * 1: control). */
+pd_status pd_transport_send(pd_ctx *ctx, pd_transport *tp, int dst, int channel, const pd_msg_header *h,
+                            const pd_state *x, const pd_state *hist);
+/* Blocking receive of the next message from src on channel, into h, x and hist (as flagged). */
+pd_status pd_transport_recv(pd_ctx *ctx, pd_transport *tp, int src, int channel, pd_msg_header *h,
+                            pd_state *x, pd_state *hist);
+/* Wait for every pending send. */
+pd_status pd_transport_flush(pd_ctx *ctx, pd_transport *tp);
+/* In-place reductions over all ranks. */
+pd_status pd_transport_allreduce_max(pd_ctx *ctx, pd_transport *tp, double *vals, int n);
+pd_status pd_transport_allreduce_sum(pd_ctx *ctx, pd_transport *tp, double *vals, int n);
+pd_status pd_transport_bcast(pd_ctx *ctx, pd_transport *tp, void *buf, int bytes, int root);
+
+#endif
