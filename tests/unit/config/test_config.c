@@ -526,10 +526,10 @@ static int test_bad_load(void)
     f += bad_text("x.yaml", "sampler:\n  solver: {a: 1}\n",
                   "x.yaml:2: sampler.solver: expected a string, got a mapping");
     f += bad_text("x.yaml", "output:\n  trajectory: every:0\n",
-                  "x.yaml:2: output.trajectory: expected none, all or every:K with K >= 1, got \"every:0\"");
+                  "x.yaml:2: output.trajectory: expected none, all, every:K with K >= 1, or boundaries, got \"every:0\"");
     f += bad_text(
-        "x.yaml", "output:\n  trajectory: boundaries\n",
-        "x.yaml:2: output.trajectory: expected none, all or every:K with K >= 1, got \"boundaries\"");
+        "x.yaml", "output:\n  trajectory: bounds\n",
+        "x.yaml:2: output.trajectory: expected none, all, every:K with K >= 1, or boundaries, got \"bounds\"");
 
     /* lists */
     f += bad_text("x.yaml", "model:\n  weights: [0.5, -0.5]\n",
@@ -601,6 +601,12 @@ static int test_bad_validate(void)
 {
     int f = 0;
     char want[1024];
+    f += bad_valid("output:\n  trajectory: boundaries\n", NULL,
+                   "x.yaml:2: output.trajectory: boundaries are stored by sampler.method: parareal only "
+                   "(serial: none, all or every:K)");
+    f += bad_valid("sampler:\n  method: parareal\noutput:\n  trajectory: every:3\n", NULL,
+                   "x.yaml:4: output.trajectory: expected none or boundaries with sampler.method: parareal, "
+                   "got \"every:3\"");
     f += bad_valid(
         "schedule:\n  kind: edm\nsampler:\n  spacing: uniform\n", NULL,
         "x.yaml:4: sampler.spacing: uniform is not allowed with schedule.kind edm (allowed: karras)");
