@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Parareal == serial: within tol, and bitwise after B iterations (ALGORITHMS.md §7.1), for an ODE
+# (ddim), an SDE (ddpm) and a multistep (dpmpp-2m) fine solver, pipelined and not, on 1, 2 and 4
+# ranks (4 ranks: 2 blocks each); the samples do not depend on the rank count; residuals shrink; a
+# failure on one rank stops every rank with the message and leaves no file.
+. "$(dirname "$0")/lib.sh"
+cd "$PD_SRC"
+base=(configs/ring8.yaml --quiet --set batch.samples=60 --set sampler.steps=64 --set sampler.spacing=logsnr
+      --set output.metrics=false)
+par=(--set sampler.method=parareal --set sampler.blocks=4 --set output.log_iterations=false)
+for fine in ddim ddpm dpmpp-2m; do
+  expect_exit 0 "serial $fine" -- "$MPIEXEC" -np 1 "$PINTDIFF" run "${base[@]}" --set sampler.solver=$fine \
+    --set output.file="$tmp/s_$fine.h5"
+  for np in 1 2 4; do
+    [ $np -eq 4 ] && blocks=8 || blocks=4
+    for pipe in false true; do
+      tag="$fine np=$np B=$blocks pipeline=$pipe"
+      expect_exit 0 "parareal $tag, tol 1e-5" -- "$MPIEXEC" -np $np "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+        --set sampler.fine=$fine --set sampler.blocks=$blocks --set sampler.pipeline=$pipe --set sampler.tol=1e-5 \
+        --set output.file="$tmp/p_${fine}_${np}_$pipe.h5"
+      expect_exit 0 "$tag: == serial within 1e-4" -- h5diff -d 1e-4 "$tmp/s_$fine.h5" "$tmp/p_${fine}_${np}_$pipe.h5" /samples
+      expect_exit 0 "parareal $tag, all B iterations" -- "$MPIEXEC" -np $np "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+        --set sampler.fine=$fine --set sampler.blocks=$blocks --set sampler.pipeline=$pipe --set sampler.tol=1e-300 \
+        --set output.file="$tmp/x_${fine}_${np}_$pipe.h5"
+      expect_exit 0 "$tag: after B iterations == serial bitwise" -- h5diff "$tmp/s_$fine.h5" "$tmp/x_${fine}_${np}_$pipe.h5" /samples
+    done
+  done
+  # the same config (same B) on 1, 2 and 4 ranks gives the same samples, bitwise
+  for np in 2 4; do
+    expect_exit 0 "$fine B=4 on $np ranks" -- "$MPIEXEC" -np $np "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+      --set sampler.fine=$fine --set sampler.tol=1e-5 --set output.file="$tmp/r_${fine}_$np.h5"
+    expect_exit 0 "$fine: $np ranks == 1 rank (bitwise)" -- h5diff "$tmp/p_${fine}_1_false.h5" "$tmp/r_${fine}_$np.h5" /samples
+  done
+done
+
+# the convergence log: B = 4 blocks, iterations <= 4, residuals shrinking, boundaries stored
+f="$tmp/log.h5"
+expect_exit 0 "parareal with boundaries" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${base[@]}" "${par[@]}" --set sampler.fine=ddim \
+  --set sampler.tol=1e-6 --set output.trajectory=boundaries --set output.file="$f"
+expect_exit 0 "info shows the convergence table" -- "$PINTDIFF" info "$f"
+expect_output "convergence (max residual" "convergence table printed"
+expect_output "method       parareal" "method recorded"
+expect_output "/convergence/residual" "residual dataset"
+expect_output "/convergence/nfe" "nfe dataset"
+expect_output "/convergence/wait_s" "wait_s dataset"
+expect_output "/convergence/boundaries" "boundaries dataset"
+res=$(h5dump -d /convergence/residual -w 0 "$f" | sed -n '/DATA {/,/}/p' | grep -oE '\([0-9]+,0\): .*' | sed 's/([0-9]*,0): //')
+first=$(echo "$res" | head -1 | tr ',' '\n' | sort -g | tail -1)
+last=$(echo "$res" | tail -1 | tr ',' '\n' | sort -g | tail -1)
+awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a / 100)}' && pass "max residual shrinks 100x: $first -> $last" \
+  || fail "residuals did not shrink 100x: first $first, last $last"
+# the run stops within B iterations
+n_it=$(h5dump -a /iterations "$f" | grep -oE '\(0\): [0-9]+' | awk '{print $2}')
+[ -n "$n_it" ] && [ "$n_it" -le 4 ] && pass "iterations $n_it <= B" || fail "iterations '$n_it'"
+
+# a failure on one rank (an EDM prior of 1e39 overflows float32 in the first block) stops every rank
+expect_exit 1 "parareal, NaN in block 0, 3 ranks" -- "$MPIEXEC" -np 3 "$PINTDIFF" run configs/ring8.yaml \
+  --set sampler.method=parareal --set schedule.kind=edm --set sampler.spacing=karras --set schedule.sigma_max=1e39 \
+  --set batch.samples=10 --set output.file="$tmp/nan.h5"
+expect_output "NaN/Inf" "the failure is reported"
+expect_no_file "$tmp/nan.h5" "no result file after the failure"
+expect_exit 2 "more ranks than blocks" -- "$MPIEXEC" -np 3 "$PINTDIFF" run "${base[@]}" "${par[@]}" --set sampler.blocks=2 \
+  --set output.file="$tmp/few.h5"
+expect_output "sampler.blocks: 2 blocks for 3 ranks" "too few blocks named"
+finish
