@@ -9,7 +9,7 @@ for np in 1 3; do
     --set sampler.steps=40 --set batch.samples=50 --set output.noise=true --set output.trajectory=every:10 \
     --set output.file="$tmp/ring_$np.h5"
   expect_exit 0 "digits dpmpp-2m on $np ranks" -- "$MPIEXEC" -np $np "$PINTDIFF" run configs/default.yaml --quiet \
-    --set batch.samples=10 --set output.file="$tmp/digits_$np.h5"
+    --set sampler.method=serial --set sampler.solver=dpmpp-2m --set batch.samples=10 --set output.file="$tmp/digits_$np.h5"
 done
 for d in /samples /trajectory/noise /trajectory/x; do
   expect_exit 0 "ring8 $d: 1 rank == 3 ranks (bitwise)" -- h5diff "$tmp/ring_1.h5" "$tmp/ring_3.h5" $d
