@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mpi/parareal.h"
+#include "pintdiff/rng.h"
 
 /* One block: fine steps [n0, n1) of the grid, its coarse sub-grid, its states. */
 typedef struct pd_block {
@@ -32,6 +33,8 @@ typedef struct pd_block {
     int u_hs, y_hs, out_hs;
     double u_hl, y_hl, out_hl;
     pd_state **kept;    /* [kmax + 1] out after each iteration (store_boundaries) */
+    pd_state **znoise;  /* [c] aggregated fine noise of each coarse step (§7.2), or NULL */
+    int n_coarse;
 } pd_block;
 
 /* A boundary state in flight: x plus optional history. */
@@ -76,6 +79,36 @@ static pd_status block_states(pd_ctx *ctx, pd_parareal *p, pd_block *k)
     return PD_OK;
 }
 
+/* §7.2: the coarse step over fine steps m = i .. j-1 is driven by z = sum_m w_m z_m / sqrt(sum_m w_m^2),
+ * w_m = the fine solver's noise std at step m, z_m its draw. The noise does not depend on the
+ * iteration, so it is made once per block. */
+static pd_status aggregate_noise(pd_ctx *ctx, pd_parareal *p, pd_block *k, const int *idx)
+{
+    k->znoise = calloc((size_t)k->n_coarse, sizeof *k->znoise);
+    if (!k->znoise) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the aggregated noise");
+    uint64_t seed = pd_solver_get_params(p->fine)->seed;
+    for (int j = 0; j < k->n_coarse; j++) {
+        PD_TRY(pd_state_create_like(ctx, p->x0, &k->znoise[j]));
+        double w2 = 0.0;
+        for (int m = idx[j]; m < idx[j + 1]; m++) {
+            double w = pd_solver_noise_std(p->fine, p->g, m);
+            if (w == 0.0) continue;
+            const pd_state *v[] = {k->znoise[j]};
+            const double one[] = {1.0};
+            pd_noise_term z = {.coef = w, .seed = seed, .step = (uint32_t)pd_grid_noise_step(p->g, m),
+                               .purpose = PD_RNG_STEP};
+            PD_TRY(pd_state_lincomb(ctx, k->znoise[j], 1, one, v, &z));
+            w2 += w * w;
+        }
+        if (w2 > 0.0) {
+            const pd_state *v[] = {k->znoise[j]};
+            const double c[] = {1.0 / sqrt(w2)};
+            PD_TRY(pd_state_lincomb(ctx, k->znoise[j], 1, c, v, NULL));
+        }
+    }
+    return PD_OK;
+}
+
 /* Coarse points of block b: n_b + floor(j f_b / c'), j = 0..c', c' = min(c, f_b) (§7.1). */
 static pd_status block_setup(pd_ctx *ctx, pd_parareal *p, pd_block *k, int b)
 {
@@ -87,8 +120,12 @@ static pd_status block_setup(pd_ctx *ctx, pd_parareal *p, pd_block *k, int b)
     if (!idx) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate coarse points");
     for (int j = 0; j <= c; j++) idx[j] = k->n0 + (int)((int64_t)j * f / c);
     pd_status st = pd_grid_create_sub(ctx, p->g, idx, c, &k->coarse);
+    k->n_coarse = c;
+    if (st == PD_OK) st = block_states(ctx, p, k);
+    if (st == PD_OK && p->o.coarse_noise_aggregate && pd_solver_is_stochastic(p->coarse))
+        st = aggregate_noise(ctx, p, k, idx);
     free(idx);
-    return st == PD_OK ? block_states(ctx, p, k) : st;
+    return st;
 }
 
 static pd_status check_opts(pd_ctx *ctx, const pd_parareal *p)
@@ -159,6 +196,8 @@ static void block_destroy(pd_block *k, int kmax)
     for (int i = 0; i < 10; i++) pd_state_destroy(s[i]);
     for (int i = 0; k->kept && i <= kmax; i++) pd_state_destroy(&k->kept[i]);
     free(k->kept);
+    for (int j = 0; k->znoise && j < k->n_coarse; j++) pd_state_destroy(&k->znoise[j]);
+    free(k->znoise);
     pd_grid_destroy(&k->coarse);
 }
 
@@ -196,6 +235,7 @@ static pd_status coarse(pd_ctx *ctx, pd_parareal *p, pd_block *k, const pd_state
 {
     PD_TRY(pd_state_copy(ctx, dst, src));
     pd_solver_ws_reset(p->ws_c);
+    pd_solver_ws_set_noise(p->ws_c, (const pd_state *const *)k->znoise, k->znoise ? k->n_coarse : 0);
     return pd_solver_run(ctx, p->coarse, p->m, k->coarse, 0, pd_grid_steps(k->coarse), dst, p->ws_c);
 }
 

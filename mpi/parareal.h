@@ -20,6 +20,7 @@
 typedef struct pd_parareal_opts {
     int blocks;           /* B, 1 <= B <= N, at least one block per rank */
     int coarse_steps;     /* c: coarse steps per block (at most the block's fine steps) */
+    int coarse_noise_aggregate; /* stochastic coarse: drive it by the fine steps' aggregated noise (§7.2) */
     double tol;           /* stop when every block's residual is < tol */
     int max_iters;        /* 0: B */
     int pipeline;         /* 1: a rank starts its next fine solve as soon as its start state is known */

@@ -401,6 +401,7 @@ static pd_status integrate_parareal(pd_ctx *ctx, pd_job *j)
 {
     const pd_config *cfg = j->cfg;
     pd_parareal_opts o = {.blocks = cfg->sampler.blocks, .coarse_steps = cfg->sampler.coarse_steps,
+                          .coarse_noise_aggregate = cfg->sampler.coarse_noise == PD_COARSE_NOISE_AGGREGATE,
                           .tol = cfg->sampler.tol, .max_iters = cfg->sampler.max_iters,
                           .pipeline = cfg->sampler.pipeline,
                           .store_boundaries = cfg->output.trajectory_every == PD_TRAJ_BOUNDARIES,
@@ -443,6 +444,8 @@ static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j)
     PD_TRY(pd_result_attr_str(ctx, r, "coarse", pd_solver_get_info(j->coarse)->name));
     PD_TRY(pd_result_attr_i64(ctx, r, "blocks", l->n_blocks));
     PD_TRY(pd_result_attr_i64(ctx, r, "coarse_steps", j->cfg->sampler.coarse_steps));
+    PD_TRY(pd_result_attr_str(ctx, r, "coarse_noise",
+                              j->cfg->sampler.coarse_noise == PD_COARSE_NOISE_AGGREGATE ? "aggregate" : "start"));
     PD_TRY(pd_result_attr_f64(ctx, r, "tol", j->cfg->sampler.tol));
     PD_TRY(pd_result_attr_i64(ctx, r, "pipeline", j->cfg->sampler.pipeline));
     PD_TRY(pd_result_attr_i64(ctx, r, "iterations", l->iters));

@@ -48,6 +48,7 @@ pd_status pd_solver_create(pd_ctx *ctx, const char *name, const pd_solver_params
                            pd_solver **out);
 void pd_solver_destroy(pd_solver **s);
 const pd_solver_info *pd_solver_get_info(const pd_solver *s);
+const pd_solver_params *pd_solver_get_params(const pd_solver *s);
 /* Is the step stochastic with these parameters (ddim with eta > 0 is)? */
 int pd_solver_is_stochastic(const pd_solver *s);
 
@@ -73,6 +74,14 @@ pd_state *pd_solver_ws_history(pd_solver_ws *ws, int *step, double *lambda);
  * boundary state) to be x0_hat at grid step `step` of g; step = -1 forgets it. A multistep step n uses
  * the history only when it is that of step n - 1; otherwise the step is first order. */
 pd_status pd_solver_ws_set_history(pd_ctx *ctx, pd_solver_ws *ws, const pd_grid *g, int step);
+
+/* Noise std of step n (the coefficient of z_n in the update; 0 for deterministic steps). */
+double pd_solver_noise_std(const pd_solver *s, const pd_grid *g, int n);
+/* Give the unit noise of the steps: z[n] (shaped like the workspace's states) replaces the drawn z_n
+ * of step n where z[n] != NULL, for the next steps until changed; z = NULL goes back to drawing.
+ * Parareal's coarse propagator uses it for the aggregated fine noise (ALGORITHMS.md §7.2). The
+ * states are not copied: they must outlive their use. */
+void pd_solver_ws_set_noise(pd_solver_ws *ws, const pd_state *const *z, int n);
 
 /* The serial loop: steps n_begin .. n_end - 1 of grid g (0 <= n_begin <= n_end <= steps), x at point
  * n_begin on entry and at n_end on return. After each step the state is checked: a NaN/Inf fails with

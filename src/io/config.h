@@ -18,6 +18,7 @@ typedef enum { PD_MODEL_GMM = 0, PD_MODEL_DATASET } pd_model_kind;
 typedef enum { PD_METHOD_SERIAL = 0, PD_METHOD_PARAREAL } pd_method;
 #define PD_TRAJ_BOUNDARIES (-1) /* output.trajectory: boundaries (Parareal boundary states per iteration) */
 typedef enum { PD_START_PRIOR = 0, PD_START_EXACT } pd_start_kind;
+typedef enum { PD_COARSE_NOISE_START = 0, PD_COARSE_NOISE_AGGREGATE } pd_coarse_noise;
 typedef enum { PD_DEVKIND_AUTO = 0, PD_DEVKIND_CPU, PD_DEVKIND_CUDA } pd_device_choice;
 typedef enum { PD_COMM_AUTO = 0, PD_COMM_MPI, PD_COMM_NCCL } pd_comm_choice;
 typedef enum { PD_FINAL_ALPHA_ONE = 0, PD_FINAL_ALPHA0 } pd_final_kind;
@@ -61,6 +62,7 @@ typedef struct pd_config {
         char *fine;
         char *coarse;
         int coarse_steps;
+        pd_coarse_noise coarse_noise;
         int blocks; /* 0 = one per rank */
         int window;
         double tol;

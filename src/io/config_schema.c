@@ -24,6 +24,7 @@ static const char *const spacings[] = {"uniform",   "leading", "trailing", "lins
                                        "quadratic", "logsnr",  "karras",   NULL};
 static const char *const variances[] = {"small", "large", NULL};
 static const char *const starts[] = {"prior", "exact", NULL};
+static const char *const coarse_noises[] = {"start", "aggregate", NULL};
 static const char *const dtypes[] = {"float32", "float64", NULL};
 static const char *const device_kinds[] = {"auto", "cpu", "cuda", NULL};
 static const char *const comms[] = {"auto", "mpi", "nccl", NULL};
@@ -99,6 +100,9 @@ static const pd_cfg_key schema[] = {
         .doc = "parareal: coarse integrator (a registered solver)"),
     KEY(sampler, coarse_steps, INT, "1", .bounds = PD_CFG_GE, .lo = 1,
         .doc = "parareal: coarse steps per block"),
+    KEY(sampler, coarse_noise, ENUM, "start", .values = coarse_noises,
+        .doc = "parareal, stochastic coarse solver: its step's noise is the fine draw where the step starts "
+               "(`start`) or the normalised sum of the fine steps' noise it spans (`aggregate`, §7.2)"),
     KEY(sampler, blocks, INT, "0", .bounds = PD_CFG_GE, .lo = 0,
         .doc = "parallel methods: number of time blocks; 0 = one per rank"),
     KEY(sampler, window, INT, "0", .bounds = PD_CFG_GE, .lo = 0,

@@ -14,14 +14,14 @@ pd_status pd_dpm2_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_gr
     const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
     pd_state *d0 = ws->scratch[0], *u = ws->scratch[1], *ds = ws->scratch[2];
     PD_TRY(pd_model_eval(ctx, m, x, p0, d0));
-    if (p1->sigma == 0.0) return pd_solver_apply_affine(ctx, s, pd_grid_noise_step(g, n), pd_ddim_coef(p0, p1, 0.0), x, x, d0);
+    if (p1->sigma == 0.0) return pd_solver_apply_affine(ctx, s, g, n, ws, pd_ddim_coef(p0, p1, 0.0), x, x, d0);
 
     double h = p1->lambda - p0->lambda;
     pd_grid_point ps = pd_grid_point_at_lambda(g, p0->lambda + 0.5 * h);
     double e_half = expm1(0.5 * h), e_full = expm1(h);
     pd_affine_coef ku = {.cx = ps.alpha / p0->alpha - ps.sigma * e_half / p0->sigma,
                          .cd = ps.sigma * e_half * p0->alpha / p0->sigma, .cz = 0.0};
-    PD_TRY(pd_solver_apply_affine(ctx, s, pd_grid_noise_step(g, n), ku, u, x, d0));
+    PD_TRY(pd_solver_apply_affine(ctx, s, g, n, ws, ku, u, x, d0));
     PD_TRY(pd_model_eval(ctx, m, u, &ps, ds));
     const double c[3] = {p1->alpha / p0->alpha, -p1->sigma * e_full / ps.sigma,
                          p1->sigma * e_full * ps.alpha / ps.sigma};
@@ -49,7 +49,7 @@ pd_status pd_dpmpp2m_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd
     pd_state *d = ws->scratch[0];
     PD_TRY(pd_model_eval(ctx, m, x, p0, d));
     if (p1->sigma == 0.0 || dpmpp2m_first_order(s, g, n, ws)) {
-        PD_TRY(pd_solver_apply_affine(ctx, s, pd_grid_noise_step(g, n), pd_ddim_coef(p0, p1, 0.0), x, x, d));
+        PD_TRY(pd_solver_apply_affine(ctx, s, g, n, ws, pd_ddim_coef(p0, p1, 0.0), x, x, d));
     } else {
         double h = p1->lambda - p0->lambda, r = (p0->lambda - ws->hist_lambda) / h;
         double w = 0.5 / r, b = -p1->alpha * expm1(-h);

@@ -22,7 +22,7 @@ pd_status pd_euler_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_g
     const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
     pd_state *d = ws->scratch[0];
     PD_TRY(pd_model_eval(ctx, m, x, p0, d));
-    return pd_solver_apply_affine(ctx, s, pd_grid_noise_step(g, n), euler_coef(p0, p1), x, x, d);
+    return pd_solver_apply_affine(ctx, s, g, n, ws, euler_coef(p0, p1), x, x, d);
 }
 
 /* Heun: x~' = Euler; x~_1 = x~_0 + dt/2 (d(x~_0, sigma~_0) + d(x~', sigma~_1)); times alpha_1:
@@ -34,9 +34,9 @@ pd_status pd_heun_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_gr
     const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
     pd_state *d0 = ws->scratch[0], *u = ws->scratch[1], *d1 = ws->scratch[2];
     PD_TRY(pd_model_eval(ctx, m, x, p0, d0));
-    if (p1->sigma == 0.0) return pd_solver_apply_affine(ctx, s, pd_grid_noise_step(g, n), euler_coef(p0, p1), x, x, d0);
+    if (p1->sigma == 0.0) return pd_solver_apply_affine(ctx, s, g, n, ws, euler_coef(p0, p1), x, x, d0);
 
-    PD_TRY(pd_solver_apply_affine(ctx, s, pd_grid_noise_step(g, n), euler_coef(p0, p1), u, x, d0));
+    PD_TRY(pd_solver_apply_affine(ctx, s, g, n, ws, euler_coef(p0, p1), u, x, d0));
     PD_TRY(pd_model_eval(ctx, m, u, p1, d1));
     double s0 = sigma_tilde(p0), s1 = sigma_tilde(p1), dt = s1 - s0, a1 = p1->alpha;
     const double c[4] = {a1 / p0->alpha * (1.0 + 0.5 * dt / s0), -a1 * 0.5 * dt / s0,

@@ -9,29 +9,29 @@
 
 /* Order and NFE per step are data the tests read (ALGORITHMS.md §11). */
 static const pd_solver_entry pd_solvers[] = {
-    /* {name           order nfe stoch multi  summary}, scratch states, eta_noise, step */
+    /* {name           order nfe stoch multi  summary}, scratch states, eta_noise, step, coef */
     {{"ddpm",          1,    1,  1,    0,
       "DDPM ancestral (ALGORITHMS.md §3.1): posterior mean plus fixed_small (default) or fixed_large "
       "noise; no noise on a step into sigma = 0; weak order 1"},
-     1, 0, pd_ddpm_step},
+     1, 0, pd_ddpm_step, pd_ddpm_affine},
     {{"ddim",          1,    1,  0,    0,
       "DDIM (§3.2): eta = 0 deterministic (= DPM-Solver-1 = EDM Euler), eta = 1 = DDPM fixed_small"},
-     1, 1, pd_ddim_step},
+     1, 1, pd_ddim_step, pd_ddim_affine},
     {{"euler",         1,    1,  0,    0,
       "Euler on the EDM PF-ODE in x~ = x/alpha, sigma~ = sigma/alpha (§3.3, no churn)"},
-     1, 0, pd_euler_step},
+     1, 0, pd_euler_step, NULL},
     {{"heun",          2,    2,  0,    0,
       "Heun on the EDM PF-ODE (§3.3, no churn); a step into sigma = 0 is one Euler step (1 NFE), "
       "so 2N - 1 NFE then"},
-     3, 0, pd_heun_step},
+     3, 0, pd_heun_step, NULL},
     {{"dpm-solver-2",  2,    2,  0,    0,
       "DPM-Solver-2, single step, midpoint in lambda, noise prediction (§3.4); a step into "
       "sigma = 0 is one DDIM step (1 NFE)"},
-     3, 0, pd_dpm2_step},
+     3, 0, pd_dpm2_step, NULL},
     {{"dpmpp-2m",      2,    1,  0,    1,
       "DPM-Solver++(2M), data prediction (§3.5): first step first order, x0_hat into sigma = 0, "
       "first-order last step when lower_order_final and the grid has < 15 steps"},
-     1, 0, pd_dpmpp2m_step},
+     1, 0, pd_dpmpp2m_step, NULL},
 };
 
 #define PD_N_SOLVERS ((int)(sizeof pd_solvers / sizeof pd_solvers[0]))
@@ -205,12 +205,30 @@ pd_status pd_solver_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_
 
 /* ---- shared update ---- */
 
-pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, int noise_step, pd_affine_coef k,
-                                 pd_state *x_out, const pd_state *x, const pd_state *d)
+pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, int n, const pd_solver_ws *ws,
+                                 pd_affine_coef k, pd_state *x_out, const pd_state *x, const pd_state *d)
 {
-    const double c[2] = {k.cx, k.cd};
-    const pd_state *v[2] = {x, d};
-    pd_noise_term z = {.coef = k.cz, .seed = s->params.seed, .step = (uint32_t)noise_step,
+    const double c[3] = {k.cx, k.cd, k.cz};
+    const pd_state *v[3] = {x, d, NULL};
+    if (k.cz != 0.0 && ws && n < ws->n_noise && ws->noise[n]) { /* given noise (Parareal's coarse, §7.2) */
+        v[2] = ws->noise[n];
+        return pd_state_lincomb(ctx, x_out, 3, c, v, NULL);
+    }
+    pd_noise_term z = {.coef = k.cz, .seed = s->params.seed, .step = (uint32_t)pd_grid_noise_step(g, n),
                        .purpose = PD_RNG_STEP};
     return pd_state_lincomb(ctx, x_out, 2, c, v, k.cz != 0.0 ? &z : NULL);
+}
+
+const pd_solver_params *pd_solver_get_params(const pd_solver *s) { return &s->params; }
+
+void pd_solver_ws_set_noise(pd_solver_ws *ws, const pd_state *const *z, int n)
+{
+    ws->noise = z;
+    ws->n_noise = z ? n : 0;
+}
+
+double pd_solver_noise_std(const pd_solver *s, const pd_grid *g, int n)
+{
+    if (!s->entry->coef || !pd_solver_is_stochastic(s)) return 0.0;
+    return s->entry->coef(s, pd_grid_at(g, n), pd_grid_at(g, n + 1)).cz;
 }

@@ -19,12 +19,19 @@
 typedef pd_status (*pd_solver_step_fn)(pd_ctx *ctx, const pd_solver *s, pd_model *m,
                                        const pd_grid *g, int n, pd_state *x, pd_solver_ws *ws);
 
+/* x_{n+1} = cx * x_n + cd * x0_hat(x_n) + cz * z_n: a one-step affine update (see below). */
+typedef struct pd_affine_coef {
+    double cx, cd, cz;
+} pd_affine_coef;
+
 /* A row of the registry (STYLE.md habit 9): the public info plus what the implementation needs. */
 typedef struct pd_solver_entry {
     pd_solver_info info;
     int n_scratch;          /* scratch states of the workspace (<= PD_SOLVER_MAX_SCRATCH) */
     int eta_noise;          /* draws noise exactly when params.eta > 0 (ddim) */
     pd_solver_step_fn step;
+    /* one-step affine solvers: the coefficients of step p0 -> p1 (noise std = cz); NULL otherwise */
+    pd_affine_coef (*coef)(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
 } pd_solver_entry;
 
 struct pd_solver {
@@ -40,25 +47,30 @@ struct pd_solver_ws {
     pd_state *hist;
     int hist_step;
     double hist_lambda;
+    /* given noise (pd_solver_ws_set_noise): noise[n] replaces the drawn z of step n; not owned */
+    const pd_state *const *noise;
+    int n_noise;
 };
 
 /* ---- coefficients shared by several solvers (and by later ones built on them) ----
  *
  * x_{n+1} = cx * x_n + cd * x0_hat(x_n) + cz * z_n, from grid point p0 to p1 (ALGORITHMS.md §3.1-3.2).
  * Into sigma = 0 all return cx = 0, cd = alpha_1, cz = 0. */
-typedef struct pd_affine_coef {
-    double cx, cd, cz;
-} pd_affine_coef;
 
 /* DDIM with eta in [0, 1]; eta = 1 is DDPM fixed_small. */
 pd_affine_coef pd_ddim_coef(const pd_grid_point *p0, const pd_grid_point *p1, double eta);
 /* DDPM ancestral: posterior mean, variance fixed_small (large = 0) or fixed_large (large = 1). */
 pd_affine_coef pd_ddpm_coef(const pd_grid_point *p0, const pd_grid_point *p1, int large);
 
-/* x_out = cx * x + cd * d + cz * z (z keyed by params.seed, the global sample of x_out, the global
- * step id noise_step = pd_grid_noise_step(g, n), PD_RNG_STEP; no noise when cz = 0). x_out may be x. */
-pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, int noise_step, pd_affine_coef k,
-                                 pd_state *x_out, const pd_state *x, const pd_state *d);
+/* x_out = cx * x + cd * d + cz * z for step n of g, x_out may be x. z is the workspace's noise for
+ * step n when one was given (pd_solver_ws_set_noise), else drawn: keyed by params.seed, the global
+ * sample of x_out, the global step id pd_grid_noise_step(g, n), PD_RNG_STEP. No noise when cz = 0. */
+pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, int n, const pd_solver_ws *ws,
+                                 pd_affine_coef k, pd_state *x_out, const pd_state *x, const pd_state *d);
+
+/* The ddpm and ddim rows' coefficients with the solver's parameters. */
+pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
+pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
 
 /* ---- the step functions, one per registry row ---- */
 pd_status pd_ddpm_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,

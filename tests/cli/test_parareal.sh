@@ -33,6 +33,23 @@ for fine in ddim ddpm dpmpp-2m; do
   done
 done
 
+# a stochastic coarse solver driven by the fine steps' aggregated noise (ALGORITHMS.md §7.2): same
+# answer (within tol; bitwise after B iterations), and it starts closer than the fine draw at the start
+for cn in start aggregate; do
+  expect_exit 0 "ddpm fine, ddpm coarse, coarse_noise $cn" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+    --set sampler.fine=ddpm --set sampler.coarse=ddpm --set sampler.coarse_noise=$cn --set sampler.tol=1e-5 \
+    --set output.file="$tmp/cn_$cn.h5"
+  expect_exit 0 "coarse_noise $cn: == serial within 1e-4" -- h5diff -d 1e-4 "$tmp/s_ddpm.h5" "$tmp/cn_$cn.h5" /samples
+  expect_exit 0 "ddpm coarse, coarse_noise $cn, B iterations" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+    --set sampler.fine=ddpm --set sampler.coarse=ddpm --set sampler.coarse_noise=$cn --set sampler.tol=1e-300 \
+    --set output.file="$tmp/cnx_$cn.h5"
+  expect_exit 0 "coarse_noise $cn: bitwise after B iterations" -- h5diff "$tmp/s_ddpm.h5" "$tmp/cnx_$cn.h5" /samples
+done
+r1() { h5dump -d /convergence/residual -w 0 "$1" | grep -oE '\(0,0\): .*' | sed 's/(0,0): //' | tr ',' '\n' | sort -g | tail -1; }
+a=$(r1 "$tmp/cn_aggregate.h5"); b=$(r1 "$tmp/cn_start.h5")
+awk -v a="$a" -v b="$b" 'BEGIN{exit !(a < b)}' && pass "aggregated noise: first residual $a < $b" \
+  || fail "aggregated noise did not start closer: $a vs $b"
+
 # the convergence log: B = 4 blocks, iterations <= 4, residuals shrinking, boundaries stored
 f="$tmp/log.h5"
 expect_exit 0 "parareal with boundaries" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${base[@]}" "${par[@]}" --set sampler.fine=ddim \
