@@ -454,7 +454,7 @@ static int test_bad_load(void)
     f += bad_text(
         "x.yaml", "sampler:\n  steps: 10\n  bogus: 1\n",
         "x.yaml:3: sampler.bogus: unknown key (known in sampler: method, solver, steps, spacing, eta, "
-        "variance, lower_order_final, start, fine, coarse, coarse_steps, blocks, window, tol, max_iters, "
+        "variance, lower_order_final, start, fine, coarse, coarse_steps, coarse_noise, blocks, window, tol, max_iters, "
         "pipeline)");
     f +=
         bad_text("x.yaml", "batch:\n  seed: 1\nbogus:\n  a: 1\n",
@@ -572,7 +572,7 @@ static int test_bad_set(void)
     f += bad_set("steps=5", "--set steps: expected section.key=value");
     f += bad_set("sampler.bogus=1",
                  "--set sampler.bogus: unknown key (known in sampler: method, solver, steps, spacing, "
-                 "eta, variance, lower_order_final, start, fine, coarse, coarse_steps, blocks, window, tol, "
+                 "eta, variance, lower_order_final, start, fine, coarse, coarse_steps, coarse_noise, blocks, window, tol, "
                  "max_iters, "
                  "pipeline)");
     f += bad_set("bogus.x=1",
