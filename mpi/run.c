@@ -1,9 +1,11 @@
 /* One job on all ranks: setup, integration with optional trajectory output, metrics, result file.
  * Every phase ends with pd_comm_agree, so that a failure anywhere stops all ranks together. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,9 +37,38 @@ typedef struct pd_job {
     int *points;           /* grid indices of stored trajectory points */
     int n_points;
     pd_result *res;
+    double *shown;         /* root: the first samples as double, for metrics and the picture */
 } pd_job;
 
 static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j);
+
+/* The devices and transports this version has: CPU states and models, MPI. */
+pd_status pd_run_check_devices(pd_ctx *ctx, const pd_config *cfg)
+{
+    if (cfg->device.kind == PD_DEVKIND_CUDA)
+        PD_FAIL(ctx, PD_ERR_INPUT, "device.kind: cuda: the models run on the CPU only in this version "
+                "(use cpu or auto)");
+    if (cfg->device.comm == PD_COMM_NCCL)
+        PD_FAIL(ctx, PD_ERR_INPUT, "device.comm: nccl needs GPU states, which this version does not have "
+                "(use mpi or auto)");
+    return PD_OK;
+}
+
+/* Fail now, not after the run, when the result cannot be written: a directory, an unwritable one. */
+static pd_status check_output_target(pd_ctx *ctx, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        PD_FAIL(ctx, PD_ERR_INPUT, "output.file: %s is a directory", path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (stat(dir, &sb) == 0 && access(dir, W_OK) != 0)
+        PD_FAIL(ctx, PD_ERR_INPUT, "output.file: cannot write into %s: %s", dir, strerror(errno));
+    return PD_OK;
+}
 
 /* ---------------------------------------------------------------- setup */
 
@@ -63,6 +94,10 @@ static pd_status model_inline_gmm(pd_ctx *ctx, const pd_config *cfg, pd_model **
 
 static pd_status model_create(pd_ctx *ctx, const pd_config *cfg, pd_model **out)
 {
+    int inline_gmm = cfg->model.kind == PD_MODEL_GMM && cfg->model.weights.data;
+    if (!inline_gmm && access(cfg->model.file, R_OK) != 0)
+        PD_FAIL(ctx, PD_ERR_INPUT, "model.file: cannot read %s: %s (a relative path is taken from the "
+                "directory pintdiff runs in)", cfg->model.file, strerror(errno));
     if (cfg->model.kind == PD_MODEL_DATASET) return pd_model_load_dataset_file(ctx, cfg->model.file, out);
     if (cfg->model.file && cfg->model.file[0] && !cfg->model.weights.data)
         return pd_model_load_gmm_file(ctx, cfg->model.file, out);
@@ -84,9 +119,8 @@ static pd_status plan_points(pd_ctx *ctx, pd_job *j)
 static pd_status job_setup(pd_ctx *ctx, pd_job *j)
 {
     const pd_config *cfg = j->cfg;
-    if (cfg->device.kind == PD_DEVKIND_CUDA)
-        PD_FAIL(ctx, PD_ERR_INPUT, "device.kind: cuda: the models run on the CPU only in this version "
-                "(use cpu or auto)");
+    PD_TRY(pd_run_check_devices(ctx, cfg));
+    if (j->rank == 0) PD_TRY(check_output_target(ctx, cfg->output.file));
     pd_schedule_params sp = pd_config_schedule_params(cfg);
     PD_TRY(pd_schedule_create(ctx, &sp, &j->sched));
     PD_TRY(pd_grid_create(ctx, j->sched, cfg->sampler.spacing, cfg->sampler.steps,
@@ -133,6 +167,7 @@ static void job_destroy(pd_job *j)
     pd_grid_destroy(&j->grid);
     pd_schedule_destroy(&j->sched);
     free(j->points);
+    free(j->shown);
 }
 
 /* ---------------------------------------------------------------- integration */
@@ -207,45 +242,60 @@ static pd_status integrate(pd_ctx *ctx, pd_job *j)
 
 /* ---------------------------------------------------------------- metrics */
 
-/* All samples on rank 0 as double [total, dim] (*out NULL elsewhere). */
+/* Samples used by metrics and the picture: the first PD_METRIC_SAMPLES (metrics cost grows with n;
+ * the picture shows 64). */
+#define PD_METRIC_SAMPLES 20000
+
+static int64_t shown_samples(const pd_job *j)
+{
+    return j->cfg->batch.samples < PD_METRIC_SAMPLES ? j->cfg->batch.samples : PD_METRIC_SAMPLES;
+}
+
+/* The first shown_samples() samples on the root rank as double [n, dim] (*out NULL elsewhere).
+ * Collective; every rank learns whether the root could allocate before anyone enters the gather. */
 static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
 {
-    int64_t dim = pd_model_dim(j->model), total = j->cfg->batch.samples;
+    int64_t dim = pd_model_dim(j->model), n = shown_samples(j);
     *out = NULL;
-    if (total * dim > 0x7fffffff)
+    if (n * dim > 0x7fffffff)
         PD_FAIL(ctx, PD_ERR_INPUT, "output.metrics/png: %lld values are too many to gather; set "
-                "output.metrics: false and output.png: false", (long long)(total * dim));
-    if (j->parareal) { /* the last rank holds the whole batch */
-        if (j->rank != j->root) return PD_OK;
-        double *all = malloc(sizeof(double) * (size_t)(total * dim));
-        if (!all) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the samples");
-        pd_status st = pd_state_read_f64(ctx, j->x, all);
-        if (st == PD_OK) *out = all;
-        else free(all);
-        return st;
-    }
-    double *mine = malloc(sizeof(double) * (size_t)(j->count * dim + 1));
-    double *all = j->rank == 0 ? malloc(sizeof(double) * (size_t)(total * dim)) : NULL;
+                "output.metrics: false and output.png: false", (long long)(n * dim));
+    int64_t mine_n = j->parareal ? 0 : (j->first >= n ? 0 : (j->first + j->count > n ? n - j->first : j->count));
+    double *all = j->rank == j->root ? malloc(sizeof(double) * (size_t)(n * dim)) : NULL;
+    double *mine = j->parareal ? NULL : malloc(sizeof(double) * (size_t)(j->count * dim + 1));
     int *counts = malloc(sizeof(int) * (size_t)j->size * 2);
-    pd_status st = (!mine || !counts || (j->rank == 0 && !all))
+    pd_status st = (!counts || (j->rank == j->root && !all) || (!j->parareal && !mine))
                        ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the sample gather")
-                       : pd_state_read_f64(ctx, j->x, mine);
-    if (st == PD_OK) {
+                       : PD_OK;
+    if (st == PD_OK && j->parareal && j->rank == j->root) { /* the root holds the whole batch */
+        double *whole = malloc(sizeof(double) * (size_t)(j->count * dim));
+        st = whole ? pd_state_read_f64(ctx, j->x, whole)
+                   : pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the samples");
+        if (st == PD_OK) memcpy(all, whole, sizeof(double) * (size_t)(n * dim));
+        free(whole);
+    } else if (st == PD_OK && !j->parareal) {
+        st = pd_state_read_f64(ctx, j->x, mine);
+    }
+    pd_agreement a;
+    pd_status e = pd_comm_agree(ctx, j->comm, st, &a);
+    if (e == PD_OK && a.status == PD_OK && !j->parareal) {
         for (int r = 0; r < j->size; r++) {
             int64_t f, c;
-            slice(total, r, j->size, &f, &c);
-            counts[r] = (int)(c * dim);
-            counts[j->size + r] = (int)(f * dim);
+            slice(j->cfg->batch.samples, r, j->size, &f, &c);
+            int64_t cn = f >= n ? 0 : (f + c > n ? n - f : c);
+            counts[r] = (int)(cn * dim);
+            counts[j->size + r] = (int)((f < n ? f : n) * dim);
         }
-        if (MPI_Gatherv(mine, (int)(j->count * dim), MPI_DOUBLE, all, counts, counts + j->size,
-                        MPI_DOUBLE, 0, j->comm) != MPI_SUCCESS)
-            st = pd_error_set(ctx, PD_ERR_MPI, __FILE__, __LINE__, "gathering the samples failed");
+        if (MPI_Gatherv(mine, (int)(mine_n * dim), MPI_DOUBLE, all, counts, counts + j->size, MPI_DOUBLE,
+                        j->root, j->comm) != MPI_SUCCESS)
+            e = pd_error_set(ctx, PD_ERR_MPI, __FILE__, __LINE__, "gathering the samples failed");
     }
     free(mine);
     free(counts);
-    if (st != PD_OK) free(all);
+    if (e == PD_OK && a.status != PD_OK) e = st != PD_OK ? st : PD_ERR_REMOTE;
+    if (e != PD_OK) free(all);
     else *out = all;
-    return st;
+    return e;
 }
 
 /* Plain data, so that rank 0 can broadcast it as bytes. */
@@ -275,10 +325,9 @@ static pd_status exact_set(pd_ctx *ctx, pd_job *j, int64_t n, uint64_t seed, dou
 
 /* Metrics that need the model's parameters: moment errors against the exact moments and the
  * occupancy of the components (gmm), the distance to the nearest training row (dataset). */
-static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, const double *ref, int64_t n_ref,
-                               metric_list *ml)
+static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_list *ml)
 {
-    int64_t n = j->cfg->batch.samples, d = pd_model_dim(j->model);
+    int64_t n = shown_samples(j), d = pd_model_dim(j->model);
     const double *w, *mu, *var, *rows;
     int K, diag;
     int64_t n_rows;
@@ -298,8 +347,6 @@ static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, const do
         free(cov);
         return st;
     }
-    (void)ref;
-    (void)n_ref;
     if (pd_model_dataset_rows(j->model, &n_rows, &rows) == PD_OK) {
         double mean_d = 0, max_d = 0;
         PD_TRY(pd_metrics_nearest_row(ctx, x, n, rows, n_rows, d, &mean_d, &max_d));
@@ -312,10 +359,9 @@ static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, const do
 /* Distribution metrics of x [n, d] against the model's ground truth (rank 0 only). */
 static pd_status compute_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_list *ml)
 {
-    int64_t n = j->cfg->batch.samples, d = pd_model_dim(j->model);
-    int64_t n_ref = 20000;
-    if (n_ref * d > (int64_t)1 << 24) n_ref = ((int64_t)1 << 24) / d; /* keep the reference < 128 MB */
-    if (n_ref < n) n_ref = n;
+    int64_t n = shown_samples(j), d = pd_model_dim(j->model);
+    int64_t n_ref = 20000; /* ALGORITHMS §2.4: 20 000 exact draws, fewer when that would pass 128 MB */
+    if (n_ref * d > (int64_t)1 << 24) n_ref = ((int64_t)1 << 24) / d;
     uint64_t s_ref = j->cfg->batch.seed ^ 0x9e3779b97f4a7c15ull, s_floor = j->cfg->batch.seed ^ 0xc2b2ae3d27d4eb4full;
     double *ref = malloc(sizeof(double) * (size_t)(n_ref * d)), *flo = malloc(sizeof(double) * (size_t)(n * d));
     pd_status st = !ref || !flo ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate reference samples")
@@ -330,7 +376,7 @@ static pd_status compute_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric
     if (st == PD_OK && n >= 2) metric_add(ml, "mmd2", v);
     if (st == PD_OK && n >= 2) st = pd_metrics_mmd2(ctx, flo, n, ref, n_ref, d, &v, &bw);
     if (st == PD_OK && n >= 2) metric_add(ml, "mmd2_floor", v);
-    if (st == PD_OK) st = model_metrics(ctx, j, x, ref, n_ref, ml);
+    if (st == PD_OK) st = model_metrics(ctx, j, x, ml);
     free(ref);
     free(flo);
     return st;
@@ -343,23 +389,29 @@ static pd_status finish_outputs(pd_ctx *ctx, pd_job *j, pd_run_summary *sum)
     int want_metrics = cfg->output.metrics && pd_model_has_exact(j->model);
     int want_png = cfg->output.png && pd_png_can_show(pd_model_ndim(j->model), pd_model_shape(j->model));
     if (!want_metrics && !want_png) return PD_OK;
-    double *all = NULL;
-    pd_status st = gather_samples(ctx, j, &all);
+    PD_TRY(gather_samples(ctx, j, &j->shown));
     metric_list ml = {0};
-    if (st == PD_OK && j->rank == j->root && want_metrics) st = compute_metrics(ctx, j, all, &ml);
-    if (st == PD_OK && j->rank == j->root && want_png) {
-        snprintf(sum->png, sizeof sum->png, "%.*s.png", (int)(strlen(cfg->output.file) - 3), cfg->output.file);
-        st = pd_png_write_grid(ctx, sum->png, all, cfg->batch.samples, pd_model_ndim(j->model),
-                               pd_model_shape(j->model), -1.0, 1.0, 64);
-    }
-    free(all);
+    pd_status st = PD_OK;
+    if (j->rank == j->root && want_metrics) st = compute_metrics(ctx, j, j->shown, &ml);
+    if (want_png) snprintf(sum->png, sizeof sum->png, "%.*s.png", (int)(strlen(cfg->output.file) - 3), cfg->output.file);
     pd_agreement a;
     PD_TRY(pd_comm_agree(ctx, j->comm, st, &a));
     if (a.status != PD_OK) return st != PD_OK ? st : PD_ERR_REMOTE;
     MPI_Bcast(&ml, (int)sizeof ml, MPI_BYTE, j->root, j->comm);
-    MPI_Bcast(sum->png, (int)sizeof sum->png, MPI_CHAR, j->root, j->comm);
     for (int i = 0; i < ml.n; i++) PD_TRY(pd_result_metric(ctx, j->res, ml.name[i], ml.value[i]));
     return PD_OK;
+}
+
+/* The picture, once the result file is complete (a failed run leaves neither). */
+static pd_status write_png(pd_ctx *ctx, pd_job *j, const pd_run_summary *sum)
+{
+    pd_status st = PD_OK;
+    if (sum->png[0] && j->rank == j->root && j->shown)
+        st = pd_png_write_grid(ctx, sum->png, j->shown, shown_samples(j), pd_model_ndim(j->model),
+                               pd_model_shape(j->model), -1.0, 1.0, 64);
+    pd_agreement a;
+    PD_TRY(pd_comm_agree(ctx, j->comm, st, &a));
+    return a.status == PD_OK ? PD_OK : st != PD_OK ? st : PD_ERR_REMOTE;
 }
 
 static void iso_time(time_t t, char *buf, size_t n)
@@ -373,13 +425,15 @@ static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_tex
                                   int64_t nfe)
 {
     pd_result *r = j->res;
-    char start[32], end[32];
-    iso_time(t0, start, sizeof start);
-    iso_time(time(NULL), end, sizeof end);
+    char times[2][32]; /* attribute values must be the same on every rank: rank 0's clock */
+    iso_time(t0, times[0], sizeof times[0]);
+    iso_time(time(NULL), times[1], sizeof times[1]);
+    MPI_Bcast(times, (int)sizeof times, MPI_CHAR, 0, j->comm);
+    const char *start = times[0], *end = times[1];
     PD_TRY(pd_result_attr_str(ctx, r, "config", config_text));
     PD_TRY(pd_result_attr_str(ctx, r, "version", PINTDIFF_VERSION));
     PD_TRY(pd_result_attr_str(ctx, r, "git_commit", PINTDIFF_GIT_COMMIT));
-    PD_TRY(pd_result_attr_i64(ctx, r, "seed", (int64_t)j->cfg->batch.seed));
+    PD_TRY(pd_result_attr_u64(ctx, r, "seed", j->cfg->batch.seed));
     PD_TRY(pd_result_attr_i64(ctx, r, "n_ranks", j->size));
     PD_TRY(pd_result_attr_str(ctx, r, "device", "cpu"));
     PD_TRY(pd_result_attr_str(ctx, r, "comm", "mpi"));
@@ -502,6 +556,23 @@ static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local)
                                                  "rank %d failed", a.failing_rank);
 }
 
+pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg)
+{
+    pd_job j = {.cfg = cfg, .comm = MPI_COMM_NULL, .size = 1};
+    pd_status st = pd_run_check_devices(ctx, cfg);
+    if (st == PD_OK) st = check_output_target(ctx, cfg->output.file);
+    pd_schedule_params sp = pd_config_schedule_params(cfg);
+    if (st == PD_OK) st = pd_schedule_create(ctx, &sp, &j.sched);
+    if (st == PD_OK)
+        st = pd_grid_create(ctx, j.sched, cfg->sampler.spacing, cfg->sampler.steps,
+                            cfg->schedule.final == PD_FINAL_ALPHA0, &j.grid);
+    if (st == PD_OK) st = model_create(ctx, cfg, &j.model);
+    if (st == PD_OK && cfg->sampler.start == PD_START_EXACT && !pd_model_has_exact(j.model))
+        st = pd_error_set(ctx, PD_ERR_INPUT, __FILE__, __LINE__, "sampler.start: exact needs a model with exact samples");
+    job_destroy(&j);
+    return st;
+}
+
 pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text,
                      pd_run_summary *sum)
 {
@@ -529,6 +600,7 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPI_INT64_T, MPI_MAX, comm);
     if (st == PD_OK) st = write_provenance(ctx, &j, config_text, t0, wall_max, nfe);
     if (st == PD_OK) st = pd_result_commit(ctx, &j.res);
+    if (st == PD_OK) st = write_png(ctx, &j, sum);
     sum->wall_s = wall_max;
     sum->nfe = nfe;
     sum->iterations = j.par ? pd_parareal_get_log(j.par)->iters : 0;

@@ -20,6 +20,13 @@ typedef struct pd_run_summary {
     int64_t n_samples;
 } pd_run_summary;
 
+/* PD_ERR_INPUT naming device.kind / device.comm when the config asks for what this build lacks. */
+pd_status pd_run_check_devices(pd_ctx *ctx, const pd_config *cfg);
+
+/* What `pintdiff check` adds to the config's own validation, on one process: the devices, the output
+ * target, the schedule and grid (steps vs spacing), the model file. */
+pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg);
+
 /* Collective. On failure every rank returns the same status; the lowest failing rank's ctx holds
  * the message (pd_comm_report prints it). No result file is left behind on failure. */
 pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text,

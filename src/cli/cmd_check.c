@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/load.h"
+#include "mpi/run.h"
 
 int pd_cli_check(int argc, char **argv)
 {
@@ -14,6 +15,7 @@ int pd_cli_check(int argc, char **argv)
     pd_ctx *ctx = pd_ctx_create();
     pd_config cfg;
     pd_status st = pd_cli_load_config(ctx, &args, &cfg);
+    if (st == PD_OK) st = pd_run_dry(ctx, &cfg); /* what run would refuse, check refuses too */
     if (st == PD_OK) st = pd_config_write_yaml(ctx, &cfg, stdout);
     if (st != PD_OK) fprintf(stderr, "pintdiff: error: %s\n", pd_ctx_message(ctx));
     pd_config_free(&cfg);

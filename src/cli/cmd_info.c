@@ -23,6 +23,10 @@ static void print_attr(hid_t obj, const char *name, int show_config)
             H5free_memory(v);
         }
         H5Tclose(mt);
+    } else if (cls == H5T_INTEGER && H5Tget_sign(t) == H5T_SGN_NONE) {
+        unsigned long long v = 0;
+        H5Aread(a, H5T_NATIVE_ULLONG, &v);
+        printf("  %-12s %llu\n", name, v);
     } else if (cls == H5T_INTEGER) {
         long long v = 0;
         H5Aread(a, H5T_NATIVE_LLONG, &v);

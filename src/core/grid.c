@@ -20,6 +20,14 @@ static pd_grid_point point_at(const pd_schedule *s, double t)
 /* numpy's round (half to even) under the default rounding mode */
 static int round_even(double v) { return (int)nearbyint(v); }
 
+/* numpy.linspace(0, stop, num)[j]: step = stop / (num - 1) first, then j * step, the last point set
+ * to stop exactly: the same rounding as the diffusers / DDIM-repo spacings computed with numpy. */
+static double np_linspace(double stop, int num, int j)
+{
+    if (num == 1) return 0.0;
+    return j == num - 1 ? stop : j * (stop / (num - 1));
+}
+
 /* The N integer timesteps of a discrete spacing, descending (diffusers / DDIM repo, §1.5). */
 static pd_status discrete_timesteps(pd_ctx *ctx, const pd_schedule *s, pd_spacing sp, int N, int *ts)
 {
@@ -30,11 +38,11 @@ static pd_status discrete_timesteps(pd_ctx *ctx, const pd_schedule *s, pd_spacin
         switch (sp) {
         case PD_SPACING_UNIFORM:
         case PD_SPACING_LEADING: ts[i] = j * (K / N); break;
-        case PD_SPACING_TRAILING: ts[i] = round_even(K - i * ((double)K / N)) - 1; break;
-        case PD_SPACING_LINSPACE: ts[i] = N == 1 ? 0 : round_even(j * (double)(K - 1) / (N - 1)); break;
-        case PD_SPACING_LINSPACE_DPM: ts[i] = round_even((j + 1) * (double)(K - 1) / N); break;
+        case PD_SPACING_TRAILING: ts[i] = round_even(K + i * -((double)K / N)) - 1; break;
+        case PD_SPACING_LINSPACE: ts[i] = round_even(np_linspace(K - 1, N, j)); break;
+        case PD_SPACING_LINSPACE_DPM: ts[i] = round_even(np_linspace(K - 1, N + 1, j + 1)); break;
         case PD_SPACING_QUADRATIC: {
-            double r = N == 1 ? 0.0 : j * sqrt(0.8 * K) / (N - 1);
+            double r = np_linspace(sqrt(0.8 * K), N, j);
             ts[i] = (int)(r * r);
             break;
         }

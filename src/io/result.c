@@ -47,7 +47,7 @@ static pd_status ensure_parent_dir(pd_ctx *ctx, const char *path)
     return PD_OK;
 }
 
-/* A dataset [lead, lead2, samples, *shape] of the run's dtype (lead, lead2 < 0: absent). */
+/* A contiguous dataset [lead, lead2, samples, *shape] of the run's dtype (lead, lead2 < 0: absent). */
 static hid_t create_states2(hid_t file, const char *name, const pd_result *r, int lead, int lead2)
 {
     hsize_t dims[10];
@@ -126,19 +126,27 @@ pd_status pd_result_open(pd_ctx *ctx, MPI_Comm comm, const pd_result_layout *lay
     return PD_OK;
 }
 
+/* The host staging buffer holds at least len doubles. */
+static pd_status grow_host(pd_ctx *ctx, pd_result *r, int64_t len)
+{
+    if (len <= r->host_len) return PD_OK;
+    double *h = realloc(r->host, sizeof(double) * (size_t)len);
+    if (!h) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate %lld doubles for writing", (long long)len);
+    r->host = h;
+    r->host_len = len;
+    return PD_OK;
+}
+
 /* Write this rank's slice of x into dataset d at leading index lead (-1: no leading index). */
 static pd_status write_slice(pd_ctx *ctx, pd_result *r, hid_t d, int lead, const pd_state *x)
 {
     int64_t ns = pd_state_n_samples(x), len = ns * r->dim;
-    if (len > r->host_len) {
-        double *h = realloc(r->host, sizeof(double) * (size_t)len);
-        if (!h) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate %lld doubles for writing", (long long)len);
-        r->host = h;
-        r->host_len = len;
-    }
-    if (len > 0) PD_TRY(pd_state_read_f64(ctx, x, r->host));
+    pd_status st = grow_host(ctx, r, len);
+    if (st == PD_OK && len > 0) st = pd_state_read_f64(ctx, x, r->host);
+    int ok = st == PD_OK, all_ok = 0; /* every rank must reach the collective write, or none */
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, r->comm);
+    if (!all_ok) return st != PD_OK ? st : pd_error_set(ctx, PD_ERR_REMOTE, __FILE__, __LINE__, "another rank failed to write");
     hid_t fspace = H5Dget_space(d);
-    int nd = H5Sget_simple_extent_ndims(fspace);
     hsize_t start[10] = {0}, count[10];
     H5Sget_simple_extent_dims(fspace, count, NULL);
     int si = lead >= 0 ? 1 : 0; /* index of the sample dimension */
@@ -154,11 +162,10 @@ static pd_status write_slice(pd_ctx *ctx, pd_result *r, hid_t d, int lead, const
         H5Sselect_none(fspace);
         mspace = H5Screate(H5S_NULL);
     }
-    (void)nd;
     herr_t e = H5Dwrite(d, H5T_NATIVE_DOUBLE, mspace, fspace, r->xfer, r->host);
     H5Sclose(mspace);
     H5Sclose(fspace);
-    PD_H5_CHECK(ctx, e, "%s: writing samples %lld..%lld failed", r->tmp, (long long)pd_state_offset(x),
+    PD_H5_CHECK(ctx, e, "%s: writing samples %lld..%lld of a state failed", r->tmp, (long long)pd_state_offset(x),
                 (long long)(pd_state_offset(x) + ns));
     return PD_OK;
 }
@@ -229,12 +236,7 @@ pd_status pd_result_write_i64(pd_ctx *ctx, pd_result *r, const char *name, int r
 pd_status pd_result_write_boundary(pd_ctx *ctx, pd_result *r, int iter, int b, const pd_state *x)
 {
     int64_t len = pd_state_n_samples(x) * r->dim;
-    if (len > r->host_len) {
-        double *h = realloc(r->host, sizeof(double) * (size_t)len);
-        if (!h) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate %lld doubles for writing", (long long)len);
-        r->host = h;
-        r->host_len = len;
-    }
+    PD_TRY(grow_host(ctx, r, len));
     PD_TRY(pd_state_read_f64(ctx, x, r->host));
     hid_t fspace = H5Dget_space(r->d_bound);
     hsize_t start[10] = {(hsize_t)iter, (hsize_t)b}, count[10];
@@ -274,6 +276,11 @@ pd_status pd_result_attr_str(pd_ctx *ctx, pd_result *r, const char *name, const 
 pd_status pd_result_attr_i64(pd_ctx *ctx, pd_result *r, const char *name, int64_t value)
 {
     return write_attr(ctx, r, r->file, name, H5T_NATIVE_INT64, &value);
+}
+
+pd_status pd_result_attr_u64(pd_ctx *ctx, pd_result *r, const char *name, uint64_t value)
+{
+    return write_attr(ctx, r, r->file, name, H5T_NATIVE_UINT64, &value);
 }
 
 pd_status pd_result_attr_f64(pd_ctx *ctx, pd_result *r, const char *name, double value)
@@ -328,15 +335,16 @@ pd_status pd_result_commit(pd_ctx *ctx, pd_result **rp)
 {
     pd_result *r = *rp;
     herr_t e = close_all(r); /* collective: every rank's data is in the file after this */
-    int ok = e >= 0;
-    if (ok && r->rank == 0 && rename(r->tmp, r->path) != 0) ok = 0;
-    int err = errno;
+    int closed = e >= 0, all_closed = 0;
+    MPI_Allreduce(&closed, &all_closed, 1, MPI_INT, MPI_MIN, r->comm);
+    int ok = all_closed, err = 0;
+    if (ok && r->rank == 0 && rename(r->tmp, r->path) != 0) ok = 0, err = errno;
     MPI_Bcast(&ok, 1, MPI_INT, 0, r->comm);
     pd_status st = PD_OK;
     if (!ok) {
         if (r->rank == 0) unlink(r->tmp);
         st = pd_error_set(ctx, PD_ERR_IO, __FILE__, __LINE__, "cannot finish %s: %s", r->path,
-                          e < 0 ? "HDF5 close failed" : strerror(err));
+                          !all_closed ? "HDF5 close failed" : err ? strerror(err) : "rename failed on rank 0");
     }
     free_result(rp);
     return st;

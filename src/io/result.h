@@ -45,6 +45,7 @@ pd_status pd_result_write_i64(pd_ctx *ctx, pd_result *r, const char *name, int r
 /* attributes on / */
 pd_status pd_result_attr_str(pd_ctx *ctx, pd_result *r, const char *name, const char *value);
 pd_status pd_result_attr_i64(pd_ctx *ctx, pd_result *r, const char *name, int64_t value);
+pd_status pd_result_attr_u64(pd_ctx *ctx, pd_result *r, const char *name, uint64_t value);
 pd_status pd_result_attr_f64(pd_ctx *ctx, pd_result *r, const char *name, double value);
 /* /metrics/<name>: a float64 scalar */
 pd_status pd_result_metric(pd_ctx *ctx, pd_result *r, const char *name, double value);

@@ -30,6 +30,18 @@ bad "--set unknown key" "--set sampler.nope" -- configs/default.yaml --set sampl
 bad "--set without =" "--set" -- configs/default.yaml --set sampler.steps
 bad "too many steps for the schedule" "sampler.steps" -- configs/default.yaml --set sampler.steps=2000
 
+# what run would refuse, check refuses too (not just the schema)
+expect_exit 2 "check: spacing repeats timesteps" -- "$PINTDIFF" check configs/default.yaml --set sampler.spacing=quadratic --set sampler.steps=500
+expect_output "repeats timestep" "check: repeated timestep named"
+expect_exit 2 "check: missing model file" -- "$PINTDIFF" check configs/default.yaml --set model.file=nope.h5
+expect_output "model.file: cannot read nope.h5" "check: model.file named"
+expect_exit 2 "check: nccl" -- "$PINTDIFF" check configs/default.yaml --set device.comm=nccl
+expect_output "device.comm: nccl" "check: device.comm named"
+mkdir -p "$tmp/adir.h5"
+expect_exit 2 "output.file is a directory" -- "$PINTDIFF" run configs/default.yaml --set output.file="$tmp/adir.h5"
+expect_output "output.file: $tmp/adir.h5 is a directory" "the directory is named before the run"
+[ ! -e "$tmp/adir.png" ] && pass "no picture left beside it" || fail "a picture was left: $tmp/adir.png"
+
 # under mpirun: every rank exits 2, one message
 expect_exit 2 "3 ranks, unknown key" -- "$MPIEXEC" -np 3 "$PINTDIFF" run tests/cli/bad/unknown_key.yaml --set output.file="$out"
 n=$(grep -c "sampler.bogus" "$tmp/out")

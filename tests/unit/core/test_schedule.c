@@ -59,6 +59,23 @@ static int discrete(void)
     fails += timesteps_equal(s, PD_SPACING_LINSPACE, 10, linspace, "linspace N=10");
     fails += timesteps_equal(s, PD_SPACING_LINSPACE_DPM, 10, lin_dpm, "linspace-dpm N=10");
 
+    /* numpy's rounding (linspace: step first, last point pinned), vectors from numpy 1.26:
+     * round(linspace(0, 999, N))[::-1], round(linspace(0, 999, N+1))[::-1][:-1],
+     * int(linspace(0, sqrt(800), N)**2)[::-1], round(arange(1000, 0, -1000/N)) - 1 */
+    int lin16[] = {999, 932, 866, 799, 733, 666, 599, 533, 466, 400, 333, 266, 200, 133, 67, 0, -1};
+    int dpm30[] = {999, 966, 932, 899, 866, 832, 799, 766, 733, 699, 666, 633, 599, 566, 533, 499,
+                   466, 433, 400, 366, 333, 300, 266, 233, 200, 166, 133, 100, 67, 33, -1};
+    int quad16[] = {800, 696, 600, 511, 430, 355, 287, 227, 174, 127, 88, 56, 31, 14, 3, 0, -1};
+    int quad27[] = {800, 739, 681, 626, 572, 521, 473, 427, 383, 342, 302, 266, 231, 200, 170, 143,
+                    118, 95, 75, 57, 42, 29, 18, 10, 4, 1, 0, -1};
+    int trail27[] = {999, 962, 925, 888, 851, 814, 777, 740, 703, 666, 629, 592, 555, 518, 480, 443,
+                     406, 369, 332, 295, 258, 221, 184, 147, 110, 73, 36, -1};
+    fails += timesteps_equal(s, PD_SPACING_LINSPACE, 16, lin16, "linspace N=16 (numpy)");
+    fails += timesteps_equal(s, PD_SPACING_LINSPACE_DPM, 30, dpm30, "linspace-dpm N=30 (numpy)");
+    fails += timesteps_equal(s, PD_SPACING_QUADRATIC, 16, quad16, "quadratic N=16 (numpy, DDIM repo)");
+    fails += timesteps_equal(s, PD_SPACING_QUADRATIC, 27, quad27, "quadratic N=27 (numpy, DDIM repo)");
+    fails += timesteps_equal(s, PD_SPACING_TRAILING, 27, trail27, "trailing N=27 (numpy)");
+
     pd_grid *g = NULL;
     PD_TEST_CHECK(ctx, pd_grid_create(ctx, s, PD_SPACING_LEADING, 1000, 0, &g));
     fails += pd_expect_true(pd_grid_at(g, 0)->t == 999 && pd_grid_at(g, 999)->t == 0 && pd_grid_at(g, 1000)->t == -1,
