@@ -198,7 +198,7 @@ static void progress(const pd_job *j, int n, int N)
     if (n == N) fputc('\n', stderr);
 }
 
-/* Collective: write trajectory point i (and the step noises up to grid index n) after agreeing. */
+/* Collective: agree on the local status, then write trajectory point i. */
 static pd_status store_point(pd_ctx *ctx, pd_job *j, int i, pd_status local)
 {
     pd_agreement a;

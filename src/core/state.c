@@ -65,8 +65,11 @@ pd_status pd_state_create(pd_ctx *ctx, pd_dtype dtype, pd_device_kind dev, int64
     *x = (pd_state){.dtype = dtype, .device = dev, .n_samples = n_samples, .dim = dim,
                     .offset = offset, .owns_data = 1};
     pd_status st = mem_alloc(ctx, dev, state_bytes(x), &x->data);
+#ifdef PD_HAVE_CUDA
+    if (st == PD_OK && dev == PD_DEVICE_CUDA) st = pd_cuda_malloc(ctx, PD_CUDA_SCRATCH_BYTES, &x->scratch);
+#endif
     if (st != PD_OK) {
-        free(x);
+        pd_state_destroy(&x);
         return st;
     }
     *out = x;
@@ -97,7 +100,10 @@ pd_status pd_state_view(pd_ctx *ctx, pd_state *x, int64_t first, int64_t count, 
 void pd_state_destroy(pd_state **x)
 {
     if (!x || !*x) return;
-    if ((*x)->owns_data) mem_free((*x)->device, (*x)->data);
+    if ((*x)->owns_data) {
+        if ((*x)->data) mem_free((*x)->device, (*x)->data);
+        if ((*x)->scratch) mem_free((*x)->device, (*x)->scratch);
+    }
     free(*x);
     *x = NULL;
 }
@@ -282,7 +288,7 @@ pd_status pd_state_find_nonfinite(pd_ctx *ctx, const pd_state *x, int64_t *first
     int64_t len = pd_state_len(x);
     if (x->device == PD_DEVICE_CUDA) {
 #ifdef PD_HAVE_CUDA
-        return pd_cuda_find_nonfinite(ctx, x->dtype, len, x->data, first_bad);
+        return pd_cuda_find_nonfinite(ctx, x->dtype, len, x->data, x->scratch, first_bad);
 #else
         return no_cuda(ctx);
 #endif
@@ -310,7 +316,7 @@ pd_status pd_state_sqdiff_local(pd_ctx *ctx, const pd_state *a, const pd_state *
     int64_t len = pd_state_len(a);
     if (a->device == PD_DEVICE_CUDA) {
 #ifdef PD_HAVE_CUDA
-        return pd_cuda_sqdiff(ctx, a->dtype, len, a->data, b->data, out);
+        return pd_cuda_sqdiff(ctx, a->dtype, len, a->data, b->data, a->scratch, out);
 #else
         return no_cuda(ctx);
 #endif

@@ -12,6 +12,7 @@ struct pd_state {
     int64_t offset;   /* global index of sample 0 (keys the noise) */
     void *data;       /* n_samples * dim elements of dtype, in device memory */
     int owns_data;    /* 0 for views */
+    void *scratch;    /* CUDA states: device scratch for reductions (owned by the owning state) */
 };
 
 static inline int64_t pd_state_len(const pd_state *x) { return x->n_samples * x->dim; }

@@ -26,8 +26,12 @@ pd_status pd_cuda_memcpy(pd_ctx *ctx, void *dst, const void *src, size_t bytes, 
 pd_status pd_cuda_lincomb(pd_ctx *ctx, pd_dtype dtype, int64_t len, void *out, const void *const *v,
                           const pd_lincomb_args *a);
 pd_status pd_cuda_convert(pd_ctx *ctx, int64_t len, void *dst, pd_dtype dt, const void *src, pd_dtype st);
-pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *x, int64_t *first);
-pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *a, const void *b, double *out);
+/* Reductions use a device scratch of PD_CUDA_SCRATCH_BYTES made once with the state. */
+#define PD_CUDA_SCRATCH_BYTES (1024 * sizeof(double))
+pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *x, void *scratch,
+                                 int64_t *first);
+pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *a, const void *b, void *scratch,
+                         double *out);
 
 #ifdef __cplusplus
 }

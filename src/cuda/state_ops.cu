@@ -109,10 +109,10 @@ static __global__ void nonfinite_kernel(int64_t len, const T *__restrict__ x, un
         if (!isfinite((double)x[i])) atomicMin(first, (unsigned long long)i);
 }
 
-extern "C" pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *x, int64_t *first)
+extern "C" pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *x, void *scratch,
+                                            int64_t *first)
 {
-    unsigned long long *d = NULL, h = (unsigned long long)len;
-    PD_CUDA_CHECK(ctx, cudaMalloc(&d, sizeof *d));
+    unsigned long long *d = (unsigned long long *)scratch, h = (unsigned long long)len;
     cudaError_t e = cudaMemcpy(d, &h, sizeof h, cudaMemcpyHostToDevice);
     if (e == cudaSuccess) {
         if (dtype == PD_F64) nonfinite_kernel<<<grid_for(len), PD_BLOCK>>>(len, (const double *)x, d);
@@ -120,7 +120,6 @@ extern "C" pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t
         e = cudaGetLastError();
     }
     if (e == cudaSuccess) e = cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost);
-    cudaFree(d);
     if (e != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "find_nonfinite: %s", cudaGetErrorString(e));
     *first = h == (unsigned long long)len ? -1 : (int64_t)h;
     return PD_OK;
@@ -146,16 +145,15 @@ static __global__ void sqdiff_kernel(int64_t len, const T *__restrict__ a, const
     if (threadIdx.x == 0) part[blockIdx.x] = s[0];
 }
 
-extern "C" pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *a, const void *b, double *out)
+extern "C" pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *a, const void *b,
+                                    void *scratch, double *out)
 {
     unsigned g = grid_for(len) < 1024 ? grid_for(len) : 1024;
-    double *d = NULL, h[1024];
-    PD_CUDA_CHECK(ctx, cudaMalloc(&d, g * sizeof(double)));
+    double *d = (double *)scratch, h[1024];
     if (dtype == PD_F64) sqdiff_kernel<<<g, PD_BLOCK>>>(len, (const double *)a, (const double *)b, d);
     else sqdiff_kernel<<<g, PD_BLOCK>>>(len, (const float *)a, (const float *)b, d);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess) e = cudaMemcpy(h, d, g * sizeof(double), cudaMemcpyDeviceToHost);
-    cudaFree(d);
     if (e != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "sqdiff: %s", cudaGetErrorString(e));
     double s = 0.0;
     for (unsigned i = 0; i < g; i++) s += h[i];

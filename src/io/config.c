@@ -1227,7 +1227,7 @@ pd_status pd_config_write_doc(pd_ctx *ctx, FILE *f)
     PD_TRY(pd_config_init(ctx, &def));
     fputs("# pintdiff configuration\n\n"
           "<!-- Generated from the schema in src/io/config_schema.c by\n"
-          "     `build/tests/unit/config/test_config_doc --write docs/CONFIG.md`; do not edit by hand.\n"
+          "     `build/pintdiff config-doc > docs/CONFIG.md`; do not edit by hand.\n"
           "     A test fails when this file differs from the generated text. -->\n\n"
           "One YAML file per job (DESIGN.md §2), with the sections below. Every key has a default; an\n"
           "unknown section or key is an error. `--set section.key=value` overrides one key (the value is\n"

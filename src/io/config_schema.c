@@ -93,7 +93,7 @@ static const pd_cfg_key schema[] = {
     KEY(sampler, lower_order_final, BOOL, "true",
         .doc = "multistep solvers: first-order last step on short runs (< 15 steps)"),
     KEY(sampler, start, ENUM, "prior", .values = starts,
-        .doc = "start state: `prior` noise, or `exact` (a sample of the noised data; GMM only)"),
+        .doc = "start state: `prior` noise, or `exact` (alpha_0 x_0 + sigma_0 z with x_0 an exact data sample: gmm and dataset models)"),
     KEY(sampler, fine, STRING, "ddim", .allowed = SOLVER,
         .doc = "parallel methods: integrator whose serial result is reproduced (a registered solver)"),
     KEY(sampler, coarse, STRING, "ddim", .allowed = SOLVER,
