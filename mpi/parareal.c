@@ -513,8 +513,9 @@ static pd_status drain(pd_ctx *ctx, pd_parareal *p, int *stop_iter, pd_status *r
     return PD_OK;
 }
 
-/* Rank 0: read the last rank's control messages that have arrived (progress, then STOP). blocking:
- * wait for the STOP. Returns the stop iteration in *stop_iter (0 until it came). */
+/* Ranks other than the last: read the last rank's control messages that have arrived (rank 0 also
+ * gets one per iteration for its progress line; everyone gets the STOP). blocking: wait for the STOP.
+ * *stop_iter is set once the STOP came. */
 static pd_status read_control(pd_ctx *ctx, pd_parareal *p, int blocking, int *stop_iter, pd_status *remote)
 {
     int last = p->size - 1;
@@ -526,13 +527,14 @@ static pd_status read_control(pd_ctx *ctx, pd_parareal *p, int blocking, int *st
         PD_TRY(pd_transport_recv(ctx, p->tp, last, 1, &h, NULL, NULL));
         if (h.status != PD_OK && *remote == PD_OK) *remote = (pd_status)h.status;
         p->clock = h.clock > p->clock ? h.clock : p->clock;
-        progress_line(p, h.iter, h.max_residual, h.n_converged);
+        if (!(h.flags & PD_MSG_STOP) || p->rank == 0) progress_line(p, h.iter, h.max_residual, h.n_converged);
         if (h.flags & PD_MSG_STOP) *stop_iter = h.iter;
     }
     return PD_OK;
 }
 
-/* Last rank: after its sweep of iteration k, decide; report to rank 0 (progress, or STOP). */
+/* Last rank: after its sweep of iteration k, decide. Rank 0 gets a progress message per iteration;
+ * the STOP goes to every rank, so that ranks running ahead stop computing at their next iteration. */
 static pd_status decide(pd_ctx *ctx, pd_parareal *p, int k, pd_status st, const sweep_result *sr, int *stop)
 {
     pd_status worst = st != PD_OK ? st : sr->remote;
@@ -543,46 +545,50 @@ static pd_status decide(pd_ctx *ctx, pd_parareal *p, int k, pd_status st, const 
     }
     pd_msg_header h = {.status = worst, .iter = k, .flags = *stop ? PD_MSG_STOP : 0, .hist_step = -1,
                        .max_residual = sr->max_res, .n_converged = sr->n_conv, .clock = p->clock};
-    return pd_transport_send(ctx, p->tp, 0, 1, &h, NULL, NULL);
+    for (int r = 0; r < (*stop ? p->size - 1 : 1); r++) PD_TRY(pd_transport_send(ctx, p->tp, r, 1, &h, NULL, NULL));
+    return PD_OK;
 }
 
-/* Pipelined iterations: a rank starts F(U_b^k) as soon as its sweep k is done; the last rank decides. */
+/* Pipelined iterations: a rank starts F(U_b^k) as soon as its sweep k is done; the last rank decides
+ * and sends STOP to every rank on the control channel (a rank checks for it before each iteration);
+ * STOP also runs down the boundary chain, so that each rank reads everything its predecessor sent. */
 static pd_status run_pipelined(pd_ctx *ctx, pd_parareal *p, pd_status *st)
 {
-    int last = p->rank == p->size - 1, stop_iter = 0, got_stop = 0;
+    int last = p->rank == p->size - 1, ctrl_stop = 0, chain_stop = 0, decided = 0;
     pd_status remote = PD_OK;
-    for (int k = 1; k <= p->kmax && !got_stop; k++) {
+    for (int k = 1; k <= p->kmax; k++) {
         double t0 = MPI_Wtime();
         pd_transport_times before = pd_transport_get_times(p->tp);
         int64_t nfe0 = pd_model_nfe(p->m);
-        if (p->rank == 0 && !last) PD_TRY(read_control(ctx, p, 0, &stop_iter, &remote));
-        if (stop_iter) break;
+        if (!last) PD_TRY(read_control(ctx, p, 0, &ctrl_stop, &remote));
+        if (ctrl_stop) break;
         sweep_result sr;
         *st = fine_all(ctx, p, *st);
         PD_TRY(sweep(ctx, p, k, st, &sr));
+        if (sr.remote != PD_OK && remote == PD_OK) remote = sr.remote;
         if (sr.stop) { /* the predecessor stopped: this iteration does not count */
-            stop_iter = sr.stop_iter;
-            got_stop = 1;
-            if (sr.remote != PD_OK && remote == PD_OK) remote = sr.remote;
+            chain_stop = 1;
             break;
         }
-        if (sr.remote != PD_OK && remote == PD_OK) remote = sr.remote;
         account(p, k, t0, before, nfe0);
         if (last) {
             int stop = 0;
             PD_TRY(decide(ctx, p, k, *st, &sr, &stop));
             if (stop) {
-                stop_iter = k;
+                decided = k;
                 break;
             }
         }
     }
-    if (p->rank == 0 && !last) PD_TRY(read_control(ctx, p, 1, &stop_iter, &remote));
-    /* STOP runs down the chain: forward it, then read what the predecessor sent ahead */
-    if (!got_stop && p->rank != 0) PD_TRY(drain(ctx, p, &stop_iter, &remote));
-    if (!last) PD_TRY(send_stop(ctx, p, 0, p->rank + 1, stop_iter, *st != PD_OK ? *st : remote));
+    if (!last) PD_TRY(read_control(ctx, p, 1, &ctrl_stop, &remote)); /* the STOP, if not read yet */
+    if (p->rank != 0 && !chain_stop) {
+        int it = 0;
+        PD_TRY(drain(ctx, p, &it, &remote));
+    }
+    int K = last ? decided : ctrl_stop;
+    if (!last) PD_TRY(send_stop(ctx, p, 0, p->rank + 1, K, *st != PD_OK ? *st : remote));
     if (*st == PD_OK && remote != PD_OK) *st = PD_ERR_REMOTE;
-    p->done = stop_iter;
+    p->done = K;
     return PD_OK;
 }
 
