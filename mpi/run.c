@@ -38,6 +38,7 @@ typedef struct pd_job {
     int n_points;
     pd_result *res;
     double *shown;         /* root: the first samples as double, for metrics and the picture */
+    int quiet;             /* no progress output */
 } pd_job;
 
 static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j);
@@ -188,7 +189,7 @@ static pd_status init_state(pd_ctx *ctx, pd_job *j)
     return pd_state_lincomb(ctx, j->x, 1, c, v, &z);
 }
 
-static int is_tty_rank0(const pd_job *j) { return j->rank == 0 && isatty(STDERR_FILENO); }
+static int is_tty_rank0(const pd_job *j) { return j->rank == 0 && !j->quiet && isatty(STDERR_FILENO); }
 
 static void progress(const pd_job *j, int n, int N)
 {
@@ -459,7 +460,7 @@ static pd_status integrate_parareal(pd_ctx *ctx, pd_job *j)
                           .tol = cfg->sampler.tol, .max_iters = cfg->sampler.max_iters,
                           .pipeline = cfg->sampler.pipeline,
                           .store_boundaries = cfg->output.trajectory_every == PD_TRAJ_BOUNDARIES,
-                          .progress = cfg->output.log_iterations};
+                          .progress = cfg->output.log_iterations && !j->quiet};
     PD_TRY(init_state(ctx, j)); /* every rank draws the same x_{t_0} (Philox) */
     PD_TRY(pd_parareal_create(ctx, j->tp, j->solver, j->coarse, j->model, j->grid, &o, j->x, &j->par));
     PD_TRY(pd_parareal_run(ctx, j->par));
@@ -573,10 +574,10 @@ pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg)
     return st;
 }
 
-pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text,
+pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text, int quiet,
                      pd_run_summary *sum)
 {
-    pd_job j = {.cfg = cfg, .comm = comm};
+    pd_job j = {.cfg = cfg, .comm = comm, .quiet = quiet};
     MPI_Comm_rank(comm, &j.rank);
     MPI_Comm_size(comm, &j.size);
     memset(sum, 0, sizeof *sum);

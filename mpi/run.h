@@ -29,7 +29,8 @@ pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg);
 
 /* Collective. On failure every rank returns the same status; the lowest failing rank's ctx holds
  * the message (pd_comm_report prints it). No result file is left behind on failure. */
-pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text,
+/* quiet: no progress lines (output.log_iterations still goes into the stored config). */
+pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text, int quiet,
                      pd_run_summary *summary);
 
 #endif

@@ -52,7 +52,7 @@ int pd_cli_run(int argc, char **argv)
     pd_status st = load_everywhere(ctx, &args, &cfg, &text);
     if (st == PD_OK) {
         pd_run_summary sum;
-        st = pd_run_job(ctx, MPI_COMM_WORLD, &cfg, text, &sum);
+        st = pd_run_job(ctx, MPI_COMM_WORLD, &cfg, text, args.quiet, &sum);
         pd_agreement a = {.status = st, .failing_rank = st != PD_OK && st != PD_ERR_REMOTE ? rank : -1};
         if (st != PD_OK) pd_comm_agree(ctx, MPI_COMM_WORLD, st == PD_ERR_REMOTE ? PD_OK : st, &a);
         pd_comm_report(ctx, MPI_COMM_WORLD, &a);
