@@ -55,6 +55,8 @@ struct pd_parareal {
     pd_block *blk;
     pd_solver_ws *ws_f, *ws_c;
     pd_state *x0, *in, *in_h, *kept0;
+    double *red;        /* reduction buffer, made at create: no allocation between collectives */
+    size_t n_red;
     int64_t clock, nfe_mark;
     double t_start;
     pd_parareal_log log;
@@ -153,7 +155,9 @@ static pd_status log_alloc(pd_ctx *ctx, pd_parareal *p)
     l->compute_s = calloc(kr, sizeof *l->compute_s);
     l->wait_s = calloc(kr, sizeof *l->wait_s);
     l->comm_s = calloc(kr, sizeof *l->comm_s);
-    if (!l->residual || !l->converged || !l->nfe || !l->compute_s || !l->wait_s || !l->comm_s)
+    p->n_red = kb + 4 * kr + (size_t)p->B + 4;
+    p->red = calloc(p->n_red, sizeof *p->red);
+    if (!l->residual || !l->converged || !l->nfe || !l->compute_s || !l->wait_s || !l->comm_s || !p->red)
         PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the convergence log");
     return PD_OK;
 }
@@ -215,6 +219,7 @@ void pd_parareal_destroy(pd_parareal **pp)
     pd_state_destroy(&p->kept0);
     pd_parareal_log *l = &p->log;
     free(l->residual), free(l->converged), free(l->nfe), free(l->compute_s), free(l->wait_s), free(l->comm_s);
+    free(p->red);
     free(p);
     *pp = NULL;
 }
@@ -296,9 +301,10 @@ static pd_status residual(pd_ctx *ctx, pd_parareal *p, pd_block *k, double *r)
 {
     double sq = 0.0, sh = 0.0;
     PD_TRY(pd_state_sqdiff_local(ctx, k->tmp_out, k->out, &sq));
-    if (p->multistep && (k->y_hs >= 0 || k->out_hs >= 0)) {
+    /* the history counts once both iterates have one (the coarse pass leaves none) */
+    if (p->multistep && k->y_hs >= 0 && k->out_hs >= 0) {
         if (k->y_hs == k->out_hs) PD_TRY(pd_state_sqdiff_local(ctx, k->y_h, k->out_h, &sh));
-        else sh = INFINITY; /* the history appeared or moved: not converged */
+        else sh = INFINITY; /* the history moved to another step: not converged */
     }
     double n = (double)pd_state_n_samples(k->out) * (double)pd_state_dim(k->out);
     *r = sqrt((sq + sh) / n);
@@ -325,8 +331,11 @@ static pd_status sweep_block(pd_ctx *ctx, pd_parareal *p, pd_block *k, const pd_
         k->fine_fresh = 0;
     }
     swap(&k->out, &k->tmp_out);
-    if (p->multistep) {
-        if (k->y_hs >= 0) PD_TRY(pd_state_copy(ctx, k->out_h, k->y_h));
+    if (p->multistep) { /* out_h may still be in flight to the next rank: fill the spare, then swap */
+        if (k->y_hs >= 0) {
+            PD_TRY(pd_state_copy(ctx, k->tmp_h, k->y_h));
+            swap(&k->out_h, &k->tmp_h);
+        }
         k->out_hs = k->y_hs;
         k->out_hl = k->y_hl;
     }
@@ -463,8 +472,7 @@ static void account(pd_parareal *p, int iter, double t0, pd_transport_times befo
 /* Lock-step iterations: all ranks reduce [status, clock, residuals] once per iteration. */
 static pd_status run_lockstep(pd_ctx *ctx, pd_parareal *p, pd_status *st)
 {
-    double *red = malloc(sizeof(double) * (size_t)(p->B + 2));
-    if (!red) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the reduction buffer");
+    double *red = p->red;
     pd_status e = PD_OK;
     for (int k = 1; k <= p->kmax && e == PD_OK; k++) {
         double t0 = MPI_Wtime();
@@ -496,7 +504,6 @@ static pd_status run_lockstep(pd_ctx *ctx, pd_parareal *p, pd_status *st)
         }
         if (max_res < p->o.tol) break;
     }
-    free(red);
     return e;
 }
 
@@ -526,7 +533,6 @@ static pd_status read_control(pd_ctx *ctx, pd_parareal *p, int blocking, int *st
         pd_msg_header h;
         PD_TRY(pd_transport_recv(ctx, p->tp, last, 1, &h, NULL, NULL));
         if (h.status != PD_OK && *remote == PD_OK) *remote = (pd_status)h.status;
-        p->clock = h.clock > p->clock ? h.clock : p->clock;
         if (!(h.flags & PD_MSG_STOP) || p->rank == 0) progress_line(p, h.iter, h.max_residual, h.n_converged);
         if (h.flags & PD_MSG_STOP) *stop_iter = h.iter;
     }
@@ -602,8 +608,8 @@ static pd_status gather_log(pd_ctx *ctx, pd_parareal *p)
     int K = p->done, B = p->B, R = p->size;
     l->iters = K;
     size_t kb = (size_t)K * B, kr = (size_t)K * R;
-    double *buf = calloc(kb + 4 * kr + 2, sizeof *buf);
-    if (!buf) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the log reduction");
+    double *buf = p->red; /* K <= kmax: it fits */
+    memset(buf, 0, sizeof(double) * (kb + 4 * kr + 1));
     for (int i = 0; i < p->nb; i++)
         for (int k = 0; k < K; k++) buf[(size_t)k * B + p->blk[i].b] = l->residual[(size_t)k * B + p->blk[i].b];
     for (int k = 0; k < K; k++) {
@@ -628,16 +634,16 @@ static pd_status gather_log(pd_ctx *ctx, pd_parareal *p)
         }
         l->total_nfe = (int64_t)buf[kb + 4 * kr];
     }
-    free(buf);
     return st;
 }
 
 /* The critical path of the whole run is the last rank's clock; everyone learns it. */
 static pd_status finish_clock(pd_ctx *ctx, pd_parareal *p)
 {
-    int64_t c = p->clock;
-    PD_TRY(pd_transport_bcast(ctx, p->tp, &c, (int)sizeof c, p->size - 1));
-    p->log.critical_nfe = c;
+    int64_t c[2] = {p->clock, p->log.init_nfe};
+    PD_TRY(pd_transport_bcast(ctx, p->tp, c, (int)sizeof c, p->size - 1));
+    p->log.critical_nfe = c[0];
+    p->log.init_nfe = c[1];
     double w = MPI_Wtime() - p->t_start;
     PD_TRY(pd_transport_allreduce_max(ctx, p->tp, &w, 1));
     p->log.wall_s = w;
@@ -652,14 +658,19 @@ pd_status pd_parareal_run(pd_ctx *ctx, pd_parareal *p)
     p->clock = 0;
     sweep_result sr;
     pd_status e = sweep(ctx, p, 0, &st, &sr);   /* iteration 0: the coarse sweep */
-    if (e == PD_OK) {
+    p->log.init_nfe = p->clock;                  /* the last rank's value is the one reported */
+    if (e == PD_OK && p->o.pipeline) {
+        /* no meeting: block b starts its first fine solve once its own coarse state exists; a failed
+         * rank goes on passing messages with its status (run_pipelined computes nothing then) */
+        if (st == PD_OK && sr.remote != PD_OK) st = PD_ERR_REMOTE;
+        e = run_pipelined(ctx, p, &st);
+    } else if (e == PD_OK) {
         double red[2] = {st != PD_OK ? st : sr.remote, (double)p->clock};
         e = pd_transport_allreduce_max(ctx, p->tp, red, 2);  /* the initial sweep ends together */
-        p->log.init_nfe = (int64_t)red[1];
         p->clock = (int64_t)red[1];
         if (e == PD_OK && red[0] != PD_OK && st == PD_OK) st = PD_ERR_REMOTE;
+        if (e == PD_OK && st == PD_OK) e = run_lockstep(ctx, p, &st);
     }
-    if (e == PD_OK && st == PD_OK) e = p->o.pipeline ? run_pipelined(ctx, p, &st) : run_lockstep(ctx, p, &st);
     if (e == PD_OK) e = pd_transport_flush(ctx, p->tp);
     if (e != PD_OK) return e; /* the transport broke: the caller aborts */
     double worst = st;

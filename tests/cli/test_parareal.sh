@@ -33,6 +33,22 @@ for fine in ddim ddpm dpmpp-2m; do
   done
 done
 
+# pipelined == lock-step bitwise when both stop early on tol, with states above MPI's eager limit
+# (1000 samples x 2 x 4 bytes): a boundary state still in flight must never be overwritten
+for fine in dpmpp-2m ddpm; do
+  for pipe in false true; do
+    expect_exit 0 "$fine 1000 samples, 4 ranks, 8 blocks, pipeline=$pipe" -- "$MPIEXEC" -np 4 "$PINTDIFF" run "${base[@]}" \
+      "${par[@]}" --set batch.samples=1000 --set sampler.fine=$fine --set sampler.blocks=8 --set sampler.pipeline=$pipe \
+      --set sampler.tol=1e-3 --set output.file="$tmp/big_${fine}_$pipe.h5"
+  done
+  expect_exit 0 "$fine: pipelined == lock-step (bitwise, early stop)" -- h5diff "$tmp/big_${fine}_false.h5" "$tmp/big_${fine}_true.h5" /samples
+done
+# with a multistep fine solver the run may stop after iteration 1 (no infinite residual from the coarse pass)
+expect_exit 0 "dpmpp-2m, tol 1e300: one iteration" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+  --set sampler.fine=dpmpp-2m --set sampler.tol=1e300 --set output.file="$tmp/one.h5"
+expect_exit 0 "info" -- "$PINTDIFF" info "$tmp/one.h5"
+expect_output "iterations   1" "stopped after iteration 1"
+
 # a stochastic coarse solver driven by the fine steps' aggregated noise (ALGORITHMS.md §7.2): same
 # answer (within tol; bitwise after B iterations), and it starts closer than the fine draw at the start
 for cn in start aggregate; do
