@@ -7,8 +7,9 @@
 
 #include "core/hd.h"
 #include "core/rng_impl.h"
+#include "pintdiff/state.h"
 
-#define PD_LINCOMB_MAX_TERMS 6
+#define PD_LINCOMB_MAX_TERMS PD_LINCOMB_MAX /* one limit, from state.h */
 
 /* Coefficients of one lincomb call, passed by value to kernels. */
 typedef struct pd_lincomb_args {

@@ -225,7 +225,7 @@ PD_CPU_LINCOMB(double)
 pd_status pd_state_lincomb(pd_ctx *ctx, pd_state *out, int n, const double *c,
                            const pd_state *const *v, const pd_noise_term *noise)
 {
-    if (n < 0 || n > PD_LINCOMB_MAX || n > PD_LINCOMB_MAX_TERMS)
+    if (n < 0 || n > PD_LINCOMB_MAX)
         PD_FAIL(ctx, PD_ERR_INPUT, "pd_state_lincomb: %d terms (at most %d)", n, PD_LINCOMB_MAX);
     pd_lincomb_args a = {.n = n, .dim = out->dim, .offset = out->offset};
     const void *ptr[PD_LINCOMB_MAX_TERMS];

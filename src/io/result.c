@@ -19,7 +19,7 @@ struct pd_result {
     int ndim;
     int64_t shape[8];
     pd_dtype dtype;
-    hid_t d_samples, d_traj, d_noise, d_bound, g_metrics;
+    hid_t d_samples, d_traj, d_noise, d_bound;
     hid_t xfer_ind;          /* independent transfers (boundaries, written by their owner) */
     double *host;            /* this rank's slice as double, reused for every write */
     int64_t host_len;
@@ -77,7 +77,7 @@ pd_status pd_result_open(pd_ctx *ctx, MPI_Comm comm, const pd_result_layout *lay
     if (!r) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the result writer");
     r->comm = comm;
     MPI_Comm_rank(comm, &r->rank);
-    r->file = r->xfer = r->xfer_ind = r->d_samples = r->d_traj = r->d_noise = r->d_bound = r->g_metrics = H5I_INVALID_HID;
+    r->file = r->xfer = r->xfer_ind = r->d_samples = r->d_traj = r->d_noise = r->d_bound = H5I_INVALID_HID;
     r->n_samples = lay->n_samples;
     r->ndim = lay->ndim;
     r->dim = 1;

@@ -13,10 +13,10 @@ static const pd_solver_entry pd_solvers[] = {
     {{"ddpm",          1,    1,  1,    0,
       "DDPM ancestral (ALGORITHMS.md §3.1): posterior mean plus fixed_small (default) or fixed_large "
       "noise; no noise on a step into sigma = 0; weak order 1"},
-     1, 0, pd_ddpm_step, pd_ddpm_affine},
+     1, 0, pd_affine_step, pd_ddpm_affine},
     {{"ddim",          1,    1,  0,    0,
       "DDIM (§3.2): eta = 0 deterministic (= DPM-Solver-1 = EDM Euler), eta = 1 = DDPM fixed_small"},
-     1, 1, pd_ddim_step, pd_ddim_affine},
+     1, 1, pd_affine_step, pd_ddim_affine},
     {{"euler",         1,    1,  0,    0,
       "Euler on the EDM PF-ODE in x~ = x/alpha, sigma~ = sigma/alpha (§3.3, no churn)"},
      1, 0, pd_euler_step, NULL},

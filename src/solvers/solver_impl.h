@@ -73,10 +73,9 @@ pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid_point *p0, const
 pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
 
 /* ---- the step functions, one per registry row ---- */
-pd_status pd_ddpm_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                       pd_state *x, pd_solver_ws *ws);
-pd_status pd_ddim_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                       pd_state *x, pd_solver_ws *ws);
+/* ddpm and ddim: one evaluation, then the row's affine coefficients (entry->coef) */
+pd_status pd_affine_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
+                         pd_state *x, pd_solver_ws *ws);
 pd_status pd_euler_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
                         pd_state *x, pd_solver_ws *ws);
 pd_status pd_heun_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
