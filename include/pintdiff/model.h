@@ -2,7 +2,11 @@
  *
  * A model answers one question: the denoised estimate x0_hat(x, t) at a grid point. It converts its
  * native prediction (eps, x0 or v) once, so every solver sees one kind of output; eps_hat and the
- * score follow from x0_hat (ALGORITHMS.md §1.4). */
+ * score follow from x0_hat (ALGORITHMS.md §1.4).
+ *
+ * One call may carry several groups of samples, each at its own grid point: a rank that owns several
+ * Parareal blocks advances them with one (batched) model call per stage, as a network would be called
+ * on one batch with a time per sample. */
 #ifndef PINTDIFF_MODEL_H
 #define PINTDIFF_MODEL_H
 
@@ -18,8 +22,9 @@ extern "C" {
 
 typedef struct pd_model_ops {
     const char *name;
-    /* out = x0_hat(x) at point p; x, out: [n, dim] on the model's device (required) */
-    pd_status (*eval)(void *self, pd_ctx *ctx, const pd_state *x, const pd_grid_point *p,
+    /* out = x0_hat(x); x, out: [n, dim] on the model's device, n_groups >= 1 equal groups of rows:
+     * rows [i n/G, (i + 1) n/G) are at point p[i] (required). The wrapper checks that G divides n. */
+    pd_status (*eval)(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *p,
                       pd_state *out);
     void (*destroy)(void *self); /* required */
     /* Allocate scratch for batches of up to n samples, so that eval never allocates (optional). */
@@ -50,6 +55,9 @@ int pd_model_has_log_density(const pd_model *m);
 /* Counts one NFE per call (per batch, whatever its size). */
 pd_status pd_model_eval(pd_ctx *ctx, pd_model *m, const pd_state *x, const pd_grid_point *p,
                         pd_state *x0_out);
+/* The same for n_groups equal groups of rows of x, group i at point p[i] (one NFE). */
+pd_status pd_model_eval_groups(pd_ctx *ctx, pd_model *m, const pd_state *x, int n_groups,
+                               const pd_grid_point *p, pd_state *x0_out);
 pd_status pd_model_reserve(pd_ctx *ctx, pd_model *m, int64_t n);
 pd_status pd_model_sample_exact(pd_ctx *ctx, pd_model *m, uint64_t seed, pd_state *out);
 pd_status pd_model_log_density(pd_ctx *ctx, pd_model *m, const pd_state *x, const pd_grid_point *p,

@@ -104,12 +104,17 @@ static const double *pd_dataset_chunk(pd_dataset *ds, const pd_state *x, int64_t
     return ds->xb;
 }
 
-/* ds->wk[0 .. nb) = the normalised weights of the chunk X [nb, d] at (alpha, sigma);
- * ds->xn2[s] = log sum_i exp(logit_i) of sample s (for the log density). */
-static void pd_dataset_weights(pd_dataset *ds, const double *X, int64_t nb, double alpha, double sigma)
+/* The grid points of a call: rows [i rows, (i + 1) rows) of the batch are at p[i]. */
+typedef struct pd_dataset_points {
+    const pd_grid_point *p;
+    int64_t rows;
+} pd_dataset_points;
+
+/* ds->wk[0 .. nb) = the normalised weights of the chunk X [nb, d], rows s0 .. s0 + nb - 1 of the batch,
+ * each at its group's (alpha, sigma); ds->xn2[s] = log sum_i exp(logit_i) of sample s (log density). */
+static void pd_dataset_weights(pd_dataset *ds, const double *X, int64_t s0, int64_t nb, pd_dataset_points pts)
 {
     const int64_t M = ds->n_rows, d = ds->dim;
-    const double inv2s2 = 0.5 / (sigma * sigma);
     for (int64_t s = 0; s < nb; s++) {
         const double *xs = X + s * d;
         double q = 0;
@@ -121,6 +126,8 @@ static void pd_dataset_weights(pd_dataset *ds, const double *X, int64_t nb, doub
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)M, (int)d, 1.0, X, (int)d, ds->rows,
                 (int)d, 0.0, ds->wk, (int)M);
     for (int64_t s = 0; s < nb; s++) {
+        const pd_grid_point *p = &pts.p[(s0 + s) / pts.rows];
+        const double alpha = p->alpha, inv2s2 = 0.5 / (p->sigma * p->sigma);
         double *w = ds->wk + s * M;
         const double xn2 = ds->xn2[s];
         double lmax = -INFINITY, sum = 0;
@@ -139,19 +146,21 @@ static void pd_dataset_weights(pd_dataset *ds, const double *X, int64_t nb, doub
     }
 }
 
-static pd_status pd_dataset_eval(void *self, pd_ctx *ctx, const pd_state *x, const pd_grid_point *p,
+/* All groups share one X R^T product per chunk: only the logits depend on the group's point. */
+static pd_status pd_dataset_eval(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *p,
                                  pd_state *out)
 {
     pd_dataset *ds = self;
     const int64_t n = pd_state_n_samples(x), M = ds->n_rows, d = ds->dim;
+    const pd_dataset_points pts = {.p = p, .rows = n / n_groups};
     PD_TRY(pd_model_check_cpu(ctx, "dataset", x, out));
-    PD_TRY(pd_dataset_check_point(ctx, p));
+    for (int i = 0; i < n_groups; i++) PD_TRY(pd_dataset_check_point(ctx, &p[i]));
     PD_TRY(pd_dataset_grow(ds, ctx, n));
     for (int64_t s0 = 0; s0 < n; s0 += ds->cap) {
         const int64_t nb = n - s0 < ds->cap ? n - s0 : ds->cap;
         const double *X = pd_dataset_chunk(ds, x, s0, nb);
         double *X0;
-        pd_dataset_weights(ds, X, nb, p->alpha, p->sigma);
+        pd_dataset_weights(ds, X, s0, nb, pts);
         /* X is consumed: out may be x itself (not a view overlapping it partly). x0_hat = W R: [nb, d] */
         X0 = pd_state_dtype(out) == PD_F64 ? (double *)pd_state_data(out) + s0 * d : ds->xb;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)d, (int)M, 1.0, ds->wk, (int)M,
@@ -176,7 +185,7 @@ static pd_status pd_dataset_log_density(void *self, pd_ctx *ctx, const pd_state 
     c = -log((double)ds->n_rows) - 0.5 * (double)ds->dim * (PD_LOG_2PI + 2.0 * log(p->sigma));
     for (int64_t s0 = 0; s0 < n; s0 += ds->cap) {
         const int64_t nb = n - s0 < ds->cap ? n - s0 : ds->cap;
-        pd_dataset_weights(ds, pd_dataset_chunk(ds, x, s0, nb), nb, p->alpha, p->sigma);
+        pd_dataset_weights(ds, pd_dataset_chunk(ds, x, s0, nb), s0, nb, (pd_dataset_points){.p = p, .rows = n});
         for (int64_t s = 0; s < nb; s++)
             out[s0 + s] = ds->xn2[s] + c;
     }

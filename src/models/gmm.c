@@ -115,15 +115,11 @@ static double pd_gmm_logits(pd_gmm *g, double a)
     return lmax;
 }
 
-static pd_status pd_gmm_eval(void *self, pd_ctx *ctx, const pd_state *x, const pd_grid_point *p,
-                             pd_state *out)
+/* x0_hat of rows [s0, s1) of x at point p (the tables of pd_gmm_prepare for p are in g). */
+static void pd_gmm_denoise_rows(pd_gmm *g, const pd_state *x, int64_t s0, int64_t s1, double a, pd_state *out)
 {
-    pd_gmm *g = self;
-    const double a = p->alpha;
-    const int64_t n = pd_state_n_samples(x), d = g->dim;
-    PD_TRY(pd_model_check_cpu(ctx, "gmm", x, out));
-    PD_TRY(pd_gmm_prepare(g, ctx, p));
-    for (int64_t s = 0; s < n; s++) {
+    const int64_t d = g->dim;
+    for (int64_t s = s0; s < s1; s++) {
         double lmax, wsum = 0;
         pd_model_row_get(x, s, d, g->xd);
         lmax = pd_gmm_logits(g, a);
@@ -140,6 +136,18 @@ static pd_status pd_gmm_eval(void *self, pd_ctx *ctx, const pd_state *x, const p
                 g->acc[i] += w * (mu[i] + gn[i] * (g->xd[i] - a * mu[i]));
         }
         pd_model_row_set(out, s, d, g->acc);
+    }
+}
+
+static pd_status pd_gmm_eval(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *p,
+                             pd_state *out)
+{
+    pd_gmm *g = self;
+    const int64_t rows = pd_state_n_samples(x) / n_groups;
+    PD_TRY(pd_model_check_cpu(ctx, "gmm", x, out));
+    for (int i = 0; i < n_groups; i++) { /* the tables depend on the point: one group at a time */
+        PD_TRY(pd_gmm_prepare(g, ctx, &p[i]));
+        pd_gmm_denoise_rows(g, x, i * rows, (i + 1) * rows, p[i].alpha, out);
     }
     return PD_OK;
 }

@@ -124,17 +124,27 @@ static pd_status pd_model_check_x(pd_ctx *ctx, const pd_model *m, const pd_state
     return PD_OK;
 }
 
-pd_status pd_model_eval(pd_ctx *ctx, pd_model *m, const pd_state *x, const pd_grid_point *p, pd_state *x0_out)
+pd_status pd_model_eval_groups(pd_ctx *ctx, pd_model *m, const pd_state *x, int n_groups,
+                               const pd_grid_point *p, pd_state *x0_out)
 {
     PD_TRY(pd_model_check_x(ctx, m, x, "input state"));
     PD_TRY(pd_model_check_x(ctx, m, x0_out, "output state"));
     if (!p) PD_FAIL(ctx, PD_ERR_INPUT, "model %s: grid point is NULL", m->ops->name);
-    if (pd_state_n_samples(x0_out) != pd_state_n_samples(x))
+    const int64_t n = pd_state_n_samples(x);
+    if (pd_state_n_samples(x0_out) != n)
         PD_FAIL(ctx, PD_ERR_INPUT, "model %s: output holds %lld samples, input %lld", m->ops->name,
-                (long long)pd_state_n_samples(x0_out), (long long)pd_state_n_samples(x));
-    if (pd_state_n_samples(x) == 0) return PD_OK; /* nothing evaluated, nothing counted */
+                (long long)pd_state_n_samples(x0_out), (long long)n);
+    if (n_groups < 1 || n % n_groups != 0)
+        PD_FAIL(ctx, PD_ERR_INPUT, "model %s: %d groups do not split %lld samples evenly", m->ops->name,
+                n_groups, (long long)n);
+    if (n == 0) return PD_OK; /* nothing evaluated, nothing counted */
     m->nfe++;
-    return m->ops->eval(m->self, ctx, x, p, x0_out);
+    return m->ops->eval(m->self, ctx, x, n_groups, p, x0_out);
+}
+
+pd_status pd_model_eval(pd_ctx *ctx, pd_model *m, const pd_state *x, const pd_grid_point *p, pd_state *x0_out)
+{
+    return pd_model_eval_groups(ctx, m, x, 1, p, x0_out);
 }
 
 pd_status pd_model_reserve(pd_ctx *ctx, pd_model *m, int64_t n)

@@ -5,9 +5,11 @@
 static pd_ctx *ctx;
 static int destroyed; /* calls of fake_destroy */
 
-static pd_status fake_eval(void *self, pd_ctx *c, const pd_state *x, const pd_grid_point *p, pd_state *out)
+static pd_status fake_eval(void *self, pd_ctx *c, const pd_state *x, int n_groups, const pd_grid_point *p,
+                           pd_state *out)
 {
     (void)self;
+    (void)n_groups;
     (void)p;
     return pd_state_copy(c, out, x);
 }

@@ -19,21 +19,22 @@ double gauss_flow(double mu, double s, const pd_grid_point *from, const pd_grid_
     return to->alpha * mu + sqrt(gauss_var(s, to) / gauss_var(s, from)) * (x - from->alpha * mu);
 }
 
-/* x0_hat = mu + (alpha s^2 / v)(x - alpha mu), ALGORITHMS.md §2.1 */
-static pd_status gauss_eval(void *self, pd_ctx *ctx, const pd_state *x, const pd_grid_point *p,
+/* x0_hat = mu + (alpha s^2 / v)(x - alpha mu), ALGORITHMS.md §2.1; rows of group j at p[j] */
+static pd_status gauss_eval(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *pts,
                             pd_state *out)
 {
     const gauss_self *g = self;
     if (pd_state_device(x) != PD_DEVICE_CPU || pd_state_device(out) != PD_DEVICE_CPU)
         PD_FAIL(ctx, PD_ERR_INPUT, "gauss test model: CPU states only");
-    double mu = g->spec.mu, s2 = g->spec.s * g->spec.s, v = gauss_var(g->spec.s, p);
-    double k = p->alpha * s2 / v;
-    int64_t n = pd_state_n_samples(x), dim = pd_state_dim(x), off = pd_state_offset(x);
+    int64_t n = pd_state_n_samples(x), dim = pd_state_dim(x), off = pd_state_offset(x), rows = n / n_groups;
     int f64 = pd_state_dtype(x) == PD_F64;
     for (int64_t i = 0; i < n * dim; i++) {
+        const pd_grid_point *p = &pts[i / dim / rows];
+        double mu = g->spec.mu, s2 = g->spec.s * g->spec.s, v = gauss_var(g->spec.s, p);
+        double k = p->alpha * s2 / v;
         double xi = f64 ? ((const double *)pd_state_cdata(x))[i] : ((const float *)pd_state_cdata(x))[i];
         double r = mu + k * (xi - p->alpha * mu);
-        if (g->spec.nan_sample >= 0 && off + i / dim == g->spec.nan_sample &&
+        if (g->spec.nan_sample >= 0 && off + (i / dim) % rows == g->spec.nan_sample &&
             i % dim == g->spec.nan_elem && p->t < g->spec.nan_below_t)
             r = NAN;
         if (pd_state_dtype(out) == PD_F64) ((double *)pd_state_data(out))[i] = r;
