@@ -55,8 +55,11 @@ int pd_solver_is_stochastic(const pd_solver *s);
 /* Scratch and history for one batch of trajectories shaped like `like`. */
 pd_status pd_solver_ws_create(pd_ctx *ctx, const pd_solver *s, const pd_state *like,
                               pd_solver_ws **out);
+/* The same for up to n_groups groups of such batches stacked in one state (see pd_solver_step_groups). */
+pd_status pd_solver_ws_create_groups(pd_ctx *ctx, const pd_solver *s, const pd_state *like,
+                                     int n_groups, pd_solver_ws **out);
 void pd_solver_ws_destroy(pd_solver_ws **ws);
-/* Forget the multistep history (a new trajectory starts). */
+/* Forget the multistep history of every group (a new trajectory starts). */
 void pd_solver_ws_reset(pd_solver_ws *ws);
 
 /* x     in/out  [n_samples, dim], the state at grid point n on entry, at n + 1 on return
@@ -65,15 +68,31 @@ void pd_solver_ws_reset(pd_solver_ws *ws);
 pd_status pd_solver_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
                          pd_state *x, pd_solver_ws *ws);
 
+/* Several groups of trajectories in one step, each at its own grid step, with one model call per stage
+ * for all of them (a rank advancing its Parareal blocks together):
+ * x      in/out  [n_groups * rows, dim]: group i is rows [i rows, (i + 1) rows), the same global samples
+ *                for every group (those of pd_state_offset(x) on), rows = the workspace's batch size
+ * n      in      [n_groups] grid step of each group, -1: the group sits this step out
+ * ws     in/out  made by pd_solver_ws_create_groups for at least n_groups groups; group i's history
+ * The result of each group is bitwise what pd_solver_step gives for it alone (for a model whose rows do
+ * not depend on the other rows of the batch). */
+pd_status pd_solver_step_groups(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g,
+                                int n_groups, const int *n, pd_state *x, pd_solver_ws *ws);
+
 /* The multistep history held by ws, so that a driver can carry it with a boundary state
  * (ALGORITHMS.md §7.2a): returns the previous x0_hat (NULL for one-step solvers) and sets *step to the
  * grid step it was evaluated at (-1: none) and *lambda to that point's lambda (either may be NULL).
- * The pointer is valid until the next pd_solver_step on ws (buffers swap). */
+ * The state is the workspace's own: it changes with the next step on ws. */
 pd_state *pd_solver_ws_history(pd_solver_ws *ws, int *step, double *lambda);
 /* Declare the history state (filled by the caller through pd_solver_ws_history, e.g. received with a
  * boundary state) to be x0_hat at grid step `step` of g; step = -1 forgets it. A multistep step n uses
  * the history only when it is that of step n - 1; otherwise the step is first order. */
 pd_status pd_solver_ws_set_history(pd_ctx *ctx, pd_solver_ws *ws, const pd_grid *g, int step);
+
+/* The same for group `group` of a workspace made for several groups. */
+pd_state *pd_solver_ws_group_history(pd_solver_ws *ws, int group, int *step, double *lambda);
+pd_status pd_solver_ws_set_group_history(pd_ctx *ctx, pd_solver_ws *ws, const pd_grid *g, int group,
+                                         int step);
 
 /* Noise std of step n (the coefficient of z_n in the update; 0 for deterministic steps). */
 double pd_solver_noise_std(const pd_solver *s, const pd_grid *g, int n);
@@ -89,6 +108,11 @@ void pd_solver_ws_set_noise(pd_solver_ws *ws, const pd_state *const *z, int n);
  * ("ddim step 17 (t = 659 -> 639): NaN/Inf in sample 3, element 12"). */
 pd_status pd_solver_run(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g,
                         int n_begin, int n_end, pd_state *x, pd_solver_ws *ws);
+/* The same for groups (pd_solver_step_groups): group i runs steps n_begin[i] .. n_end[i] - 1, all groups
+ * step together, a group whose run is over sits out the remaining steps. */
+pd_status pd_solver_run_groups(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g,
+                               int n_groups, const int *n_begin, const int *n_end, pd_state *x,
+                               pd_solver_ws *ws);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,11 @@ pd_status pd_state_create(pd_ctx *ctx, pd_dtype dtype, pd_device_kind dev, int64
 pd_status pd_state_create_like(pd_ctx *ctx, const pd_state *like, pd_state **out);
 /* out: a view of samples [first, first + count) of x: shares x's memory, must not outlive it. */
 pd_status pd_state_view(pd_ctx *ctx, pd_state *x, int64_t first, int64_t count, pd_state **out);
+/* Re-point an existing view at samples [first, first + count) of x, numbered from global sample `offset`
+ * (a batch that stacks groups of the same samples gives each group's view the same offset). view must
+ * have been made by pd_state_view (PD_ERR_INPUT for a state that owns its memory). No allocation. */
+pd_status pd_state_view_set(pd_ctx *ctx, pd_state *view, pd_state *x, int64_t first, int64_t count,
+                            int64_t offset);
 void pd_state_destroy(pd_state **x);
 
 int64_t pd_state_n_samples(const pd_state *x);

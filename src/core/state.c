@@ -97,6 +97,21 @@ pd_status pd_state_view(pd_ctx *ctx, pd_state *x, int64_t first, int64_t count, 
     return PD_OK;
 }
 
+pd_status pd_state_view_set(pd_ctx *ctx, pd_state *view, pd_state *x, int64_t first, int64_t count,
+                            int64_t offset)
+{
+    if (view->owns_data) PD_FAIL(ctx, PD_ERR_INPUT, "pd_state_view_set: the target owns its memory (not a view)");
+    if (first < 0 || count < 0 || first + count > x->n_samples || offset < 0)
+        PD_FAIL(ctx, PD_ERR_INPUT, "view [%lld, %lld) (offset %lld) outside a state of %lld samples",
+                (long long)first, (long long)(first + count), (long long)offset, (long long)x->n_samples);
+    *view = *x;
+    view->n_samples = count;
+    view->offset = offset;
+    view->data = (char *)x->data + (size_t)(first * x->dim) * pd_dtype_size(x->dtype);
+    view->owns_data = 0;
+    return PD_OK;
+}
+
 void pd_state_destroy(pd_state **x)
 {
     if (!x || !*x) return;

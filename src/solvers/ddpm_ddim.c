@@ -59,13 +59,9 @@ pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid_point *p0, const
     return pd_ddim_coef(p0, p1, s->params.eta);
 }
 
-/* One-step affine solvers (ddpm, ddim): one model evaluation, then x <- cx x + cd x0_hat + cz z with the
- * coefficients of the registry row (entry->coef). */
-pd_status pd_affine_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                         pd_state *x, pd_solver_ws *ws)
+/* One-step affine solvers (ddpm, ddim, euler): after the stage's evaluation (x0_hat in scratch 0),
+ * x <- cx x + cd x0_hat + cz z with the coefficients of the registry row (entry->coef). */
+pd_status pd_affine_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
-    const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
-    pd_state *d = ws->scratch[0];
-    PD_TRY(pd_model_eval(ctx, m, x, p0, d));
-    return pd_solver_apply_affine(ctx, s, g, n, ws, s->entry->coef(s, p0, p1), x, x, d);
+    return pd_solver_apply_affine(ctx, s, g, l->n, ws, s->entry->coef(s, l->p0, l->p1), l->x, l->x, l->s[0]);
 }

@@ -16,31 +16,36 @@ static pd_affine_coef euler_coef(const pd_grid_point *p0, const pd_grid_point *p
                             .cd = -p1->alpha * dt / s0, .cz = 0.0};
 }
 
-pd_status pd_euler_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                        pd_state *x, pd_solver_ws *ws)
+pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1)
 {
-    const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
-    pd_state *d = ws->scratch[0];
-    PD_TRY(pd_model_eval(ctx, m, x, p0, d));
-    return pd_solver_apply_affine(ctx, s, g, n, ws, euler_coef(p0, p1), x, x, d);
+    (void)s;
+    return euler_coef(p0, p1);
 }
 
 /* Heun: x~' = Euler; x~_1 = x~_0 + dt/2 (d(x~_0, sigma~_0) + d(x~', sigma~_1)); times alpha_1:
  *   x_1 = (alpha_1/alpha_0)(1 + dt/(2 s0)) x_0 - alpha_1 dt/(2 s0) D_0 + dt/(2 s1) u - alpha_1 dt/(2 s1) D_1
- * with u = alpha_1 x~' and D_1 = x0_hat(u, t_1). Into sigma~ = 0 the Euler step is the result. */
-pd_status pd_heun_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                       pd_state *x, pd_solver_ws *ws)
+ * with u = alpha_1 x~' and D_1 = x0_hat(u, t_1). Scratch: D_0, u, D_1.
+ * Stage 1 (D_0 = x0_hat(x_0) given): u, to be evaluated at t_1; into sigma~ = 0 the Euler step is the
+ * result (1 NFE). */
+pd_status pd_heun_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
-    const pd_grid_point *p0 = pd_grid_at(g, n), *p1 = pd_grid_at(g, n + 1);
-    pd_state *d0 = ws->scratch[0], *u = ws->scratch[1], *d1 = ws->scratch[2];
-    PD_TRY(pd_model_eval(ctx, m, x, p0, d0));
-    if (p1->sigma == 0.0) return pd_solver_apply_affine(ctx, s, g, n, ws, euler_coef(p0, p1), x, x, d0);
+    pd_affine_coef k = euler_coef(l->p0, l->p1);
+    if (l->p1->sigma == 0.0) {
+        l->done = 1;
+        return pd_solver_apply_affine(ctx, s, g, l->n, ws, k, l->x, l->x, l->s[0]);
+    }
+    l->at = *l->p1;
+    return pd_solver_apply_affine(ctx, s, g, l->n, ws, k, l->s[1], l->x, l->s[0]);
+}
 
-    PD_TRY(pd_solver_apply_affine(ctx, s, g, n, ws, euler_coef(p0, p1), u, x, d0));
-    PD_TRY(pd_model_eval(ctx, m, u, p1, d1));
+/* Stage 2 (D_1 = x0_hat(u, t_1) given): the trapezoidal combination. */
+pd_status pd_heun_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
+{
+    (void)s, (void)g, (void)ws;
+    const pd_grid_point *p0 = l->p0, *p1 = l->p1;
     double s0 = sigma_tilde(p0), s1 = sigma_tilde(p1), dt = s1 - s0, a1 = p1->alpha;
     const double c[4] = {a1 / p0->alpha * (1.0 + 0.5 * dt / s0), -a1 * 0.5 * dt / s0,
                          0.5 * dt / s1, -a1 * 0.5 * dt / s1};
-    const pd_state *v[4] = {x, d0, u, d1};
-    return pd_state_lincomb(ctx, x, 4, c, v, NULL);
+    const pd_state *v[4] = {l->x, l->s[0], l->s[1], l->s[2]};
+    return pd_state_lincomb(ctx, l->x, 4, c, v, NULL);
 }

@@ -1,4 +1,4 @@
-/* The bodies of pd_solver and pd_solver_ws, the registry row, and the step functions (private to
+/* The bodies of pd_solver and pd_solver_ws, the registry row, and the stage functions (private to
  * src/solvers).
  *
  * Every update is written as scalar coefficients (computed here in double from the grid points'
@@ -13,11 +13,32 @@
 #include "pintdiff/solver.h"
 
 #define PD_SOLVER_MAX_SCRATCH 3
+#define PD_SOLVER_MAX_STAGES 2
 
-/* One step of a solver: x at grid point n on entry, at n + 1 on return. Arguments are validated by
- * pd_solver_step before the call. */
-typedef pd_status (*pd_solver_step_fn)(pd_ctx *ctx, const pd_solver *s, pd_model *m,
-                                       const pd_grid *g, int n, pd_state *x, pd_solver_ws *ws);
+/* One group of trajectories within a step. A call may advance several groups at once, each at its own
+ * grid step (a rank advancing its Parareal blocks together); a stage function sees one group only. */
+typedef struct pd_lane {
+    int n;                               /* grid step: x at point n on entry, n + 1 on return */
+    const pd_grid_point *p0, *p1;        /* points n and n + 1 */
+    pd_grid_point at;                    /* where the next stage evaluates the model (p0 at the first) */
+    int done;                            /* set by a stage that completes the step early */
+    pd_state *x;                         /* the group's rows of the batch */
+    pd_state *s[PD_SOLVER_MAX_SCRATCH];  /* its rows of the workspace's scratch states */
+    pd_state *hist;                      /* its rows of the multistep history, else NULL */
+    int *hist_step;                      /* grid step the history was evaluated at (-1: none) */
+    double *hist_lambda;                 /* and that point's lambda */
+} pd_lane;
+
+/* A stage of a step (STYLE.md habit 8): the model is evaluated once for every group still running, on
+ * state `in` (-1: x, else scratch[in]) at each group's `at`, into scratch[out]; then `update` runs per
+ * group. A k-NFE solver has k stages; a stage may finish a group early (l->done, e.g. into sigma = 0). */
+typedef struct pd_solver_ws pd_solver_ws;
+typedef pd_status (*pd_stage_fn)(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l,
+                                 const pd_solver_ws *ws);
+typedef struct pd_stage {
+    int in, out;
+    pd_stage_fn update;
+} pd_stage;
 
 /* x_{n+1} = cx * x_n + cd * x0_hat(x_n) + cz * z_n: a one-step affine update (see below). */
 typedef struct pd_affine_coef {
@@ -29,7 +50,8 @@ typedef struct pd_solver_entry {
     pd_solver_info info;
     int n_scratch;          /* scratch states of the workspace (<= PD_SOLVER_MAX_SCRATCH) */
     int eta_noise;          /* draws noise exactly when params.eta > 0 (ddim) */
-    pd_solver_step_fn step;
+    int n_stages;           /* model evaluations of a full step (= info.nfe_per_step) */
+    pd_stage stage[PD_SOLVER_MAX_STAGES];
     /* one-step affine solvers: the coefficients of step p0 -> p1 (noise std = cz); NULL otherwise */
     pd_affine_coef (*coef)(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
 } pd_solver_entry;
@@ -39,14 +61,19 @@ struct pd_solver {
     pd_solver_params params;
 };
 
+/* Scratch and history for n_groups groups of `rows` trajectories, stacked [n_groups * rows, dim]. */
 struct pd_solver_ws {
     const pd_solver_entry *entry;           /* the solver kind it was made for */
-    pd_state *scratch[PD_SOLVER_MAX_SCRATCH]; /* [n_samples, dim] like the state, made once */
-    /* multistep history (NULL / -1 for one-step solvers): the previous x0_hat, the grid step n whose
-     * point it was evaluated at, and that point's lambda */
-    pd_state *hist;
-    int hist_step;
-    double hist_lambda;
+    int n_groups;
+    int64_t rows;
+    pd_state *scratch[PD_SOLVER_MAX_SCRATCH]; /* made once */
+    pd_state *hist;                          /* multistep history (NULL for one-step solvers) */
+    int *hist_step;                          /* [n_groups] */
+    double *hist_lambda;                     /* [n_groups] */
+    pd_lane *lane;                           /* [n_groups], views made once, x re-pointed per call */
+    pd_state *eval_in, *eval_out;            /* views over the groups of one batched evaluation */
+    pd_grid_point *at;                       /* [n_groups] their points */
+    int *steps;                              /* [n_groups] step indices of pd_solver_run_groups */
     /* given noise (pd_solver_ws_set_noise): noise[n] replaces the drawn z of step n; not owned */
     const pd_state *const *noise;
     int n_noise;
@@ -72,17 +99,14 @@ pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, const pd_grid 
 pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
 pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
 
-/* ---- the step functions, one per registry row ---- */
-/* ddpm and ddim: one evaluation, then the row's affine coefficients (entry->coef) */
-pd_status pd_affine_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                         pd_state *x, pd_solver_ws *ws);
-pd_status pd_euler_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                        pd_state *x, pd_solver_ws *ws);
-pd_status pd_heun_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                       pd_state *x, pd_solver_ws *ws);
-pd_status pd_dpm2_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                       pd_state *x, pd_solver_ws *ws);
-pd_status pd_dpmpp2m_step(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n,
-                          pd_state *x, pd_solver_ws *ws);
+/* ---- the stage functions of the registry rows ---- */
+/* ddpm, ddim, euler: x <- cx x + cd x0_hat + cz z with the row's coefficients (entry->coef) */
+pd_status pd_affine_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
+pd_status pd_heun_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_heun_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_dpm2_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_dpm2_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_dpmpp2m_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 
 #endif
