@@ -23,7 +23,7 @@ typedef struct pd_block {
     int b, n0, n1;
     pd_grid *coarse;
     pd_state *u;        /* U_b: the start state of the current iterate */
-    pd_state *y;        /* F(U_b) (fresh when fine_fresh) */
+    pd_state *y;        /* F(U_b) (fresh when fine_fresh): a view of the rank's fine batch */
     pd_state *g;        /* G(U_b) */
     pd_state *out;      /* U_{b+1} of the current iterate */
     pd_state *tmp_g, *tmp_out;
@@ -53,7 +53,10 @@ struct pd_parareal {
     int rank, size, N, B, kmax, multistep;
     int nb;
     pd_block *blk;
-    pd_solver_ws *ws_f, *ws_c;
+    pd_solver_ws *ws_f, *ws_c;  /* ws_f: one group per block of this rank */
+    pd_state *fine_batch;       /* [nb * S, dim]: the blocks' y stacked, advanced by one batched run */
+    pd_state *fine_view;        /* the blocks of one run */
+    int *fine_n0, *fine_n1;     /* [nb] their step ranges */
     pd_state *x0, *in, *in_h, *kept0;
     double *red;        /* reduction buffer, made at create: no allocation between collectives */
     size_t n_red;
@@ -65,13 +68,16 @@ struct pd_parareal {
 
 /* ------------------------------------------------------------------ setup */
 
-static pd_status block_states(pd_ctx *ctx, pd_parareal *p, pd_block *k)
+static pd_status block_states(pd_ctx *ctx, pd_parareal *p, pd_block *k, int i)
 {
-    pd_state **s[] = {&k->u, &k->y, &k->g, &k->out, &k->tmp_g, &k->tmp_out};
-    for (int i = 0; i < 6; i++) PD_TRY(pd_state_create_like(ctx, p->x0, s[i]));
+    pd_state **s[] = {&k->u, &k->g, &k->out, &k->tmp_g, &k->tmp_out};
+    for (int j = 0; j < 5; j++) PD_TRY(pd_state_create_like(ctx, p->x0, s[j]));
+    const int64_t S = pd_state_n_samples(p->x0);
+    PD_TRY(pd_state_view(ctx, p->fine_batch, 0, 0, &k->y));
+    PD_TRY(pd_state_view_set(ctx, k->y, p->fine_batch, i * S, S, pd_state_offset(p->x0)));
     if (p->multistep) {
         pd_state **h[] = {&k->u_h, &k->y_h, &k->out_h, &k->tmp_h};
-        for (int i = 0; i < 4; i++) PD_TRY(pd_state_create_like(ctx, p->x0, h[i]));
+        for (int j = 0; j < 4; j++) PD_TRY(pd_state_create_like(ctx, p->x0, h[j]));
     }
     k->u_hs = k->y_hs = k->out_hs = -1;
     if (p->o.store_boundaries) {
@@ -112,7 +118,7 @@ static pd_status aggregate_noise(pd_ctx *ctx, pd_parareal *p, pd_block *k, const
 }
 
 /* Coarse points of block b: n_b + floor(j f_b / c'), j = 0..c', c' = min(c, f_b) (§7.1). */
-static pd_status block_setup(pd_ctx *ctx, pd_parareal *p, pd_block *k, int b)
+static pd_status block_setup(pd_ctx *ctx, pd_parareal *p, pd_block *k, int i, int b)
 {
     k->b = b;
     k->n0 = (int)((int64_t)b * p->N / p->B);
@@ -123,11 +129,25 @@ static pd_status block_setup(pd_ctx *ctx, pd_parareal *p, pd_block *k, int b)
     for (int j = 0; j <= c; j++) idx[j] = k->n0 + (int)((int64_t)j * f / c);
     pd_status st = pd_grid_create_sub(ctx, p->g, idx, c, &k->coarse);
     k->n_coarse = c;
-    if (st == PD_OK) st = block_states(ctx, p, k);
+    if (st == PD_OK) st = block_states(ctx, p, k, i);
     if (st == PD_OK && p->o.coarse_noise_aggregate && pd_solver_is_stochastic(p->coarse))
         st = aggregate_noise(ctx, p, k, idx);
     free(idx);
     return st;
+}
+
+/* The rank's blocks advance their fine solves together (one model call per stage for all of them):
+ * their F(U_b) live stacked in one batch, every block's rows numbered as the run's samples. */
+static pd_status fine_batch_create(pd_ctx *ctx, pd_parareal *p)
+{
+    const pd_state *x = p->x0;
+    PD_TRY(pd_state_create(ctx, pd_state_dtype(x), pd_state_device(x), p->nb * pd_state_n_samples(x),
+                           pd_state_dim(x), pd_state_offset(x), &p->fine_batch));
+    PD_TRY(pd_state_view(ctx, p->fine_batch, 0, 0, &p->fine_view));
+    p->fine_n0 = calloc((size_t)p->nb, sizeof *p->fine_n0);
+    p->fine_n1 = calloc((size_t)p->nb, sizeof *p->fine_n1);
+    if (!p->fine_n0 || !p->fine_n1) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the fine batch");
+    return PD_OK;
 }
 
 static pd_status check_opts(pd_ctx *ctx, const pd_parareal *p)
@@ -176,16 +196,19 @@ pd_status pd_parareal_create(pd_ctx *ctx, pd_transport *tp, const pd_solver *fin
     pd_status st = check_opts(ctx, p);
     int b0 = (int)((int64_t)p->rank * p->B / p->size), b1 = (int)((int64_t)(p->rank + 1) * p->B / p->size);
     p->nb = b1 - b0;
+    if (st == PD_OK && p->nb < 1) /* check_opts failed already when B < ranks */
+        st = pd_error_set(ctx, PD_ERR_INPUT, __FILE__, __LINE__, "rank %d owns no block", p->rank);
     if (st == PD_OK) st = pd_state_create_like(ctx, x0, &p->x0);
     if (st == PD_OK) st = pd_state_copy(ctx, p->x0, x0);
     if (st == PD_OK) st = pd_state_create_like(ctx, x0, &p->in);
     if (st == PD_OK && p->multistep) st = pd_state_create_like(ctx, x0, &p->in_h);
-    if (st == PD_OK) st = pd_solver_ws_create(ctx, fine, x0, &p->ws_f);
+    if (st == PD_OK) st = fine_batch_create(ctx, p);
+    if (st == PD_OK) st = pd_solver_ws_create_groups(ctx, fine, x0, p->nb, &p->ws_f);
     if (st == PD_OK) st = pd_solver_ws_create(ctx, coarse, x0, &p->ws_c);
     if (st == PD_OK) st = log_alloc(ctx, p);
     if (st == PD_OK && !(p->blk = calloc((size_t)p->nb, sizeof *p->blk)))
         st = pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate %d blocks", p->nb);
-    for (int i = 0; st == PD_OK && i < p->nb; i++) st = block_setup(ctx, p, &p->blk[i], b0 + i);
+    for (int i = 0; st == PD_OK && i < p->nb; i++) st = block_setup(ctx, p, &p->blk[i], i, b0 + i);
     if (st != PD_OK) {
         pd_parareal_destroy(&p);
         return st;
@@ -213,6 +236,9 @@ void pd_parareal_destroy(pd_parareal **pp)
     free(p->blk);
     pd_solver_ws_destroy(&p->ws_f);
     pd_solver_ws_destroy(&p->ws_c);
+    pd_state_destroy(&p->fine_view);
+    pd_state_destroy(&p->fine_batch);
+    free(p->fine_n0), free(p->fine_n1);
     pd_state_destroy(&p->x0);
     pd_state_destroy(&p->in);
     pd_state_destroy(&p->in_h);
@@ -244,24 +270,32 @@ static pd_status coarse(pd_ctx *ctx, pd_parareal *p, pd_block *k, const pd_state
     return pd_solver_run(ctx, p->coarse, p->m, k->coarse, 0, pd_grid_steps(k->coarse), dst, p->ws_c);
 }
 
-/* y = F_b(u): the block's fine steps on the run's grid, starting from u's history (if any), and the
- * history it leaves behind into y_h. */
-static pd_status fine(pd_ctx *ctx, pd_parareal *p, pd_block *k)
+/* y_b = F_b(u_b) for this rank's blocks lo .. hi - 1 at once (pd_solver_run_groups: one model call per
+ * stage for all of them), each starting from its u's history (if any) and leaving its history in y_h. */
+static pd_status fine_blocks(pd_ctx *ctx, pd_parareal *p, int lo, int hi)
 {
-    PD_TRY(pd_state_copy(ctx, k->y, k->u));
+    const int64_t S = pd_state_n_samples(p->x0);
     pd_solver_ws_reset(p->ws_f);
-    if (p->multistep && k->u_hs >= 0) {
-        int hs;
-        double hl;
-        PD_TRY(pd_state_copy(ctx, pd_solver_ws_history(p->ws_f, &hs, &hl), k->u_h));
-        PD_TRY(pd_solver_ws_set_history(ctx, p->ws_f, p->g, k->u_hs));
+    for (int i = lo; i < hi; i++) {
+        pd_block *k = &p->blk[i];
+        PD_TRY(pd_state_copy(ctx, k->y, k->u));
+        p->fine_n0[i - lo] = k->n0;
+        p->fine_n1[i - lo] = k->n1;
+        if (p->multistep && k->u_hs >= 0) {
+            PD_TRY(pd_state_copy(ctx, pd_solver_ws_group_history(p->ws_f, i - lo, NULL, NULL), k->u_h));
+            PD_TRY(pd_solver_ws_set_group_history(ctx, p->ws_f, p->g, i - lo, k->u_hs));
+        }
     }
-    PD_TRY(pd_solver_run(ctx, p->fine, p->m, p->g, k->n0, k->n1, k->y, p->ws_f));
-    if (p->multistep) {
-        pd_state *h = pd_solver_ws_history(p->ws_f, &k->y_hs, &k->y_hl);
-        if (k->y_hs >= 0) PD_TRY(pd_state_copy(ctx, k->y_h, h));
+    PD_TRY(pd_state_view_set(ctx, p->fine_view, p->fine_batch, lo * S, (hi - lo) * S, pd_state_offset(p->x0)));
+    PD_TRY(pd_solver_run_groups(ctx, p->fine, p->m, p->g, hi - lo, p->fine_n0, p->fine_n1, p->fine_view, p->ws_f));
+    for (int i = lo; i < hi; i++) {
+        pd_block *k = &p->blk[i];
+        if (p->multistep) {
+            pd_state *h = pd_solver_ws_group_history(p->ws_f, i - lo, &k->y_hs, &k->y_hl);
+            if (k->y_hs >= 0) PD_TRY(pd_state_copy(ctx, k->y_h, h));
+        }
+        k->fine_fresh = 1;
     }
-    k->fine_fresh = 1;
     return PD_OK;
 }
 
@@ -442,10 +476,15 @@ static pd_status sweep(pd_ctx *ctx, pd_parareal *p, int iter, pd_status *st, swe
 
 /* ------------------------------------------------------------------ iterations */
 
+/* The fine solves of the iteration: every block whose start state changed since its last F. They are
+ * (nearly always) a suffix of the rank's blocks — the converged prefix keeps its y; a fresh block
+ * between stale ones is recomputed with them (F is deterministic: the same y). */
 static pd_status fine_all(pd_ctx *ctx, pd_parareal *p, pd_status st)
 {
-    for (int i = 0; i < p->nb && st == PD_OK; i++)
-        if (!p->blk[i].fine_fresh) st = fine(ctx, p, &p->blk[i]);
+    int lo = 0, hi = p->nb;
+    while (lo < hi && p->blk[lo].fine_fresh) lo++;
+    while (hi > lo && p->blk[hi - 1].fine_fresh) hi--;
+    if (st == PD_OK && lo < hi) st = fine_blocks(ctx, p, lo, hi);
     take_nfe(p);
     return st;
 }

@@ -5,7 +5,8 @@
  * After k iterations boundaries 0..k equal the serial fine solution (bitwise on one device); after B
  * iterations the result is the serial fine sample, whatever the tolerance.
  *
- * The driver sees solvers only through pd_solver_run (advance a batch from grid point a to b) and
+ * The driver sees solvers only through pd_solver_run (advance a batch from grid point a to b; the
+ * blocks of a rank together through pd_solver_run_groups, one model call per stage) and
  * the transport only through send/recv of boundary states and reductions. */
 #ifndef PD_MPI_PARAREAL_H
 #define PD_MPI_PARAREAL_H
