@@ -29,6 +29,7 @@ typedef struct pd_solver_params {
     double eta;             /* ddim: 0 deterministic .. 1 = ddpm fixed_small */
     int variance_large;     /* ddpm: 0 = fixed_small (posterior variance), 1 = fixed_large (beta) */
     int lower_order_final;  /* dpmpp-2m: first-order last step when the run has < 15 steps */
+    double conj_lambda;     /* conjugate-*: the lambda of B_t = lambda I (0: DDIM) */
     uint64_t seed;          /* keys all step noise */
 } pd_solver_params;
 

@@ -49,19 +49,19 @@ pd_affine_coef pd_ddpm_coef(const pd_grid_point *p0, const pd_grid_point *p1, in
                             .cz = (large ? p0->sigma : p1->sigma) * sqrt(q)};
 }
 
-pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1)
+pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid *g, int n)
 {
-    return pd_ddpm_coef(p0, p1, s->params.variance_large);
+    return pd_ddpm_coef(pd_grid_at(g, n), pd_grid_at(g, n + 1), s->params.variance_large);
 }
 
-pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1)
+pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid *g, int n)
 {
-    return pd_ddim_coef(p0, p1, s->params.eta);
+    return pd_ddim_coef(pd_grid_at(g, n), pd_grid_at(g, n + 1), s->params.eta);
 }
 
-/* One-step affine solvers (ddpm, ddim, euler): after the stage's evaluation (x0_hat in scratch 0),
+/* One-step affine solvers (ddpm, ddim, euler, conjugate-ddim): after the stage's evaluation (x0_hat in scratch 0),
  * x <- cx x + cd x0_hat + cz z with the coefficients of the registry row (entry->coef). */
 pd_status pd_affine_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
-    return pd_solver_apply_affine(ctx, s, g, l->n, ws, s->entry->coef(s, l->p0, l->p1), l->x, l->x, l->s[0]);
+    return pd_solver_apply_affine(ctx, s, g, l->n, ws, s->entry->coef(s, g, l->n), l->x, l->x, l->s[0]);
 }

@@ -16,10 +16,10 @@ static pd_affine_coef euler_coef(const pd_grid_point *p0, const pd_grid_point *p
                             .cd = -p1->alpha * dt / s0, .cz = 0.0};
 }
 
-pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1)
+pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid *g, int n)
 {
     (void)s;
-    return euler_coef(p0, p1);
+    return euler_coef(pd_grid_at(g, n), pd_grid_at(g, n + 1));
 }
 
 /* Heun: x~' = Euler; x~_1 = x~_0 + dt/2 (d(x~_0, sigma~_0) + d(x~', sigma~_1)); times alpha_1:

@@ -33,12 +33,16 @@ static const pd_solver_entry pd_solvers[] = {
       "DPM-Solver++(2M), data prediction (§3.5): first step first order, x0_hat into sigma = 0, "
       "first-order last step when lower_order_final and the grid has < 15 steps"},
      1, 0, 1, {{-1, 0, pd_dpmpp2m_update}}, NULL},
+    {{"conjugate-ddim", 1,   1,  0,    0,
+      "lambda-DDIM, the conjugate integrator with B_t = lambda I on a VP schedule (§5.2; "
+      "conj_lambda = 0 is DDIM)"},
+     1, 0, 1, {{-1, 0, pd_conjugate_update}}, pd_conjugate_ddim_affine},
 };
 
 #define PD_N_SOLVERS ((int)(sizeof pd_solvers / sizeof pd_solvers[0]))
 
 /* Kept equal to the table by test_solvers_registry (it compares it with the rows). */
-static const char pd_solver_name_list[] = "ddpm, ddim, euler, heun, dpm-solver-2, dpmpp-2m";
+static const char pd_solver_name_list[] = "ddpm, ddim, euler, heun, dpm-solver-2, dpmpp-2m, conjugate-ddim";
 
 int pd_solver_count(void) { return PD_N_SOLVERS; }
 
@@ -65,7 +69,8 @@ const char *pd_solver_names(void) { return pd_solver_name_list; }
 
 pd_solver_params pd_solver_default_params(void)
 {
-    return (pd_solver_params){.eta = 0.0, .variance_large = 0, .lower_order_final = 1, .seed = 0};
+    return (pd_solver_params){.eta = 0.0, .variance_large = 0, .lower_order_final = 1, .conj_lambda = 0.0,
+                              .seed = 0};
 }
 
 pd_status pd_solver_create(pd_ctx *ctx, const char *name, const pd_solver_params *p,
@@ -85,6 +90,9 @@ pd_status pd_solver_create(pd_ctx *ctx, const char *name, const pd_solver_params
     if (prm.lower_order_final != 0 && prm.lower_order_final != 1)
         PD_FAIL(ctx, PD_ERR_INPUT, "solver %s: lower_order_final = %d, expected 0 or 1",
                 e->info.name, prm.lower_order_final);
+    if (!isfinite(prm.conj_lambda))
+        PD_FAIL(ctx, PD_ERR_INPUT, "solver %s: conj_lambda = %g, expected a finite number", e->info.name,
+                prm.conj_lambda);
     pd_solver *s = calloc(1, sizeof *s);
     if (!s) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate solver %s", e->info.name);
     s->entry = e;
@@ -113,5 +121,5 @@ const pd_solver_params *pd_solver_get_params(const pd_solver *s) { return &s->pa
 double pd_solver_noise_std(const pd_solver *s, const pd_grid *g, int n)
 {
     if (!s->entry->coef || !pd_solver_is_stochastic(s)) return 0.0;
-    return s->entry->coef(s, pd_grid_at(g, n), pd_grid_at(g, n + 1)).cz;
+    return s->entry->coef(s, g, n).cz;
 }

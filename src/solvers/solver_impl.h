@@ -52,8 +52,8 @@ typedef struct pd_solver_entry {
     int eta_noise;          /* draws noise exactly when params.eta > 0 (ddim) */
     int n_stages;           /* model evaluations of a full step (= info.nfe_per_step) */
     pd_stage stage[PD_SOLVER_MAX_STAGES];
-    /* one-step affine solvers: the coefficients of step p0 -> p1 (noise std = cz); NULL otherwise */
-    pd_affine_coef (*coef)(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
+    /* one-step affine solvers: the coefficients of step n of g (noise std = cz); NULL otherwise */
+    pd_affine_coef (*coef)(const pd_solver *s, const pd_grid *g, int n);
 } pd_solver_entry;
 
 struct pd_solver {
@@ -95,14 +95,17 @@ pd_affine_coef pd_ddpm_coef(const pd_grid_point *p0, const pd_grid_point *p1, in
 pd_status pd_solver_apply_affine(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, int n, const pd_solver_ws *ws,
                                  pd_affine_coef k, pd_state *x_out, const pd_state *x, const pd_state *d);
 
-/* The ddpm and ddim rows' coefficients with the solver's parameters. */
-pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
-pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
+/* The affine rows' coefficients with the solver's parameters (entry->coef). */
+pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid *g, int n);
+pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid *g, int n);
+pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid *g, int n);
+pd_affine_coef pd_conjugate_ddim_affine(const pd_solver *s, const pd_grid *g, int n);
 
 /* ---- the stage functions of the registry rows ---- */
-/* ddpm, ddim, euler: x <- cx x + cd x0_hat + cz z with the row's coefficients (entry->coef) */
+/* ddpm, ddim, euler, conjugate-ddim: x <- cx x + cd x0_hat + cz z with the row's coefficients */
 pd_status pd_affine_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
-pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid_point *p0, const pd_grid_point *p1);
+/* conjugate-ddim: the affine update after a check that the grid's schedule is VP */
+pd_status pd_conjugate_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_heun_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_heun_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_dpm2_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
