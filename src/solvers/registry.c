@@ -9,40 +9,55 @@
 
 /* Order and NFE per step are data the tests read (ALGORITHMS.md §11). */
 static const pd_solver_entry pd_solvers[] = {
-    /* {name           order nfe stoch multi  summary}, scratch states, eta_noise, stages {in, out, update},
-     * coef (affine rows) */
+    /* {name           order nfe stoch multi  summary}, scratch states, eta_noise, n_stages, prepare,
+     * stages {in, out, update}, coef (affine rows) */
     {{"ddpm",          1,    1,  1,    0,
       "DDPM ancestral (ALGORITHMS.md §3.1): posterior mean plus fixed_small (default) or fixed_large "
       "noise; no noise on a step into sigma = 0; weak order 1"},
-     1, 0, 1, {{-1, 0, pd_affine_update}}, pd_ddpm_affine},
+     1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_ddpm_affine},
     {{"ddim",          1,    1,  0,    0,
       "DDIM (§3.2): eta = 0 deterministic (= DPM-Solver-1 = EDM Euler), eta = 1 = DDPM fixed_small"},
-     1, 1, 1, {{-1, 0, pd_affine_update}}, pd_ddim_affine},
+     1, 1, 1, NULL, {{-1, 0, pd_affine_update}}, pd_ddim_affine},
     {{"euler",         1,    1,  0,    0,
       "Euler on the EDM PF-ODE in x~ = x/alpha, sigma~ = sigma/alpha (§3.3, no churn)"},
-     1, 0, 1, {{-1, 0, pd_affine_update}}, pd_euler_affine},
+     1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_euler_affine},
     {{"heun",          2,    2,  0,    0,
       "Heun on the EDM PF-ODE (§3.3, no churn); a step into sigma = 0 is one Euler step (1 NFE), "
       "so 2N - 1 NFE then"},
-     3, 0, 2, {{-1, 0, pd_heun_stage1}, {1, 2, pd_heun_stage2}}, NULL},
+     3, 0, 2, NULL, {{-1, 0, pd_heun_stage1}, {1, 2, pd_heun_stage2}}, NULL},
     {{"dpm-solver-2",  2,    2,  0,    0,
       "DPM-Solver-2, single step, midpoint in lambda, noise prediction (§3.4); a step into "
       "sigma = 0 is one DDIM step (1 NFE)"},
-     3, 0, 2, {{-1, 0, pd_dpm2_stage1}, {1, 2, pd_dpm2_stage2}}, NULL},
+     3, 0, 2, NULL, {{-1, 0, pd_dpm2_stage1}, {1, 2, pd_dpm2_stage2}}, NULL},
     {{"dpmpp-2m",      2,    1,  0,    1,
       "DPM-Solver++(2M), data prediction (§3.5): first step first order, x0_hat into sigma = 0, "
       "first-order last step when lower_order_final and the grid has < 15 steps"},
-     1, 0, 1, {{-1, 0, pd_dpmpp2m_update}}, NULL},
+     1, 0, 1, NULL, {{-1, 0, pd_dpmpp2m_update}}, NULL},
     {{"conjugate-ddim", 1,   1,  0,    0,
       "lambda-DDIM, the conjugate integrator with B_t = lambda I on a VP schedule (§5.2; "
       "conj_lambda = 0 is DDIM)"},
-     1, 0, 1, {{-1, 0, pd_conjugate_update}}, pd_conjugate_ddim_affine},
+     1, 0, 1, NULL, {{-1, 0, pd_conjugate_update}}, pd_conjugate_ddim_affine},
+    {{"li-ddim",       1,    1,  0,    0,
+      "the DDIM-type probability-flow sampler the accelerated analysis starts from (§4): "
+      "(Y + (b/2) score)/sqrt(a); first order, much less accurate than ddim at few steps"},
+     1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_li_ddim_affine},
+    {{"li-ddpm",       1,    1,  1,    0,
+      "the DDPM-type sampler of the accelerated analysis (§4): (Y + b score + sqrt(b) z)/sqrt(a)"},
+     1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_li_ddpm_affine},
+    {{"accel-ddim",    2,    1,  0,    1,
+      "accelerated deterministic sampler (Li et al. 2024, authors' code): DDIM plus C_n (eps_{n-1} - eps_n), "
+      "eps interpolated linearly in alpha_bar; first step DDIM; VP schedules"},
+     2, 0, 1, NULL, {{-1, 0, pd_accel_ddim_update}}, NULL},
+    {{"accel-ddpm",    1,    1,  1,    0,
+      "accelerated stochastic sampler (Li et al. 2024): half the noise, score at the half-noised point, "
+      "the other half after; two noise vectors per step"},
+     1, 0, 1, pd_accel_ddpm_prepare, {{-1, 0, pd_accel_ddpm_update}}, NULL},
 };
 
 #define PD_N_SOLVERS ((int)(sizeof pd_solvers / sizeof pd_solvers[0]))
 
 /* Kept equal to the table by test_solvers_registry (it compares it with the rows). */
-static const char pd_solver_name_list[] = "ddpm, ddim, euler, heun, dpm-solver-2, dpmpp-2m, conjugate-ddim";
+static const char pd_solver_name_list[] = "ddpm, ddim, euler, heun, dpm-solver-2, dpmpp-2m, conjugate-ddim, li-ddim, li-ddpm, accel-ddim, accel-ddpm";
 
 int pd_solver_count(void) { return PD_N_SOLVERS; }
 

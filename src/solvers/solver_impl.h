@@ -51,6 +51,7 @@ typedef struct pd_solver_entry {
     int n_scratch;          /* scratch states of the workspace (<= PD_SOLVER_MAX_SCRATCH) */
     int eta_noise;          /* draws noise exactly when params.eta > 0 (ddim) */
     int n_stages;           /* model evaluations of a full step (= info.nfe_per_step) */
+    pd_stage_fn prepare;    /* per group before the first evaluation (accel-ddpm's half noise), or NULL */
     pd_stage stage[PD_SOLVER_MAX_STAGES];
     /* one-step affine solvers: the coefficients of step n of g (noise std = cz); NULL otherwise */
     pd_affine_coef (*coef)(const pd_solver *s, const pd_grid *g, int n);
@@ -100,12 +101,17 @@ pd_affine_coef pd_ddpm_affine(const pd_solver *s, const pd_grid *g, int n);
 pd_affine_coef pd_ddim_affine(const pd_solver *s, const pd_grid *g, int n);
 pd_affine_coef pd_euler_affine(const pd_solver *s, const pd_grid *g, int n);
 pd_affine_coef pd_conjugate_ddim_affine(const pd_solver *s, const pd_grid *g, int n);
+pd_affine_coef pd_li_ddim_affine(const pd_solver *s, const pd_grid *g, int n);
+pd_affine_coef pd_li_ddpm_affine(const pd_solver *s, const pd_grid *g, int n);
 
 /* ---- the stage functions of the registry rows ---- */
 /* ddpm, ddim, euler, conjugate-ddim: x <- cx x + cd x0_hat + cz z with the row's coefficients */
 pd_status pd_affine_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 /* conjugate-ddim: the affine update after a check that the grid's schedule is VP */
 pd_status pd_conjugate_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_accel_ddpm_prepare(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_accel_ddpm_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_accel_ddim_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_heun_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_heun_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_dpm2_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);

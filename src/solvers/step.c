@@ -75,6 +75,8 @@ static pd_status step_stages(pd_ctx *ctx, const pd_solver *s, pd_model *m, const
                              pd_state *x, pd_solver_ws *ws)
 {
     const pd_solver_entry *e = s->entry;
+    for (int i = 0; e->prepare && i < n_groups; i++)
+        if (!ws->lane[i].done) PD_TRY(e->prepare(ctx, s, g, &ws->lane[i], ws));
     for (int k = 0; k < e->n_stages; k++) {
         int any = 0;
         PD_TRY(eval_stage(ctx, m, ws, n_groups, x, &e->stage[k], &any));
