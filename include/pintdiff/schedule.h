@@ -16,7 +16,8 @@ typedef enum {
     PD_SCHEDULE_DDPM_LINEAR = 0,
     PD_SCHEDULE_DDPM_COSINE,
     PD_SCHEDULE_VP_LINEAR,
-    PD_SCHEDULE_EDM
+    PD_SCHEDULE_EDM,
+    PD_SCHEDULE_LI      /* discrete, the schedule of Li et al.'s accelerated-sampler proofs (li_c0, li_c1) */
 } pd_schedule_kind;
 
 typedef struct pd_schedule_params {
@@ -31,6 +32,8 @@ typedef struct pd_schedule_params {
     double sigma_min;        /* edm: 0.002 */
     double sigma_max;        /* edm: 80 */
     double rho;              /* karras spacing exponent: 7 */
+    double li_c0, li_c1;     /* li: beta_1 = T^-c0, beta_{t+1} = (c1 log T/T) min(beta_1 (1 + c1 log T/T)^t, 1);
+                                no defaults (the paper gives none) */
 } pd_schedule_params;
 
 typedef struct pd_schedule pd_schedule;

@@ -14,14 +14,25 @@ pd_schedule_params pd_schedule_defaults(pd_schedule_kind kind)
 
 const char *pd_schedule_kind_name(pd_schedule_kind k)
 {
-    static const char *names[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm"};
-    return (unsigned)k < 4 ? names[k] : "?";
+    static const char *names[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", "li"};
+    return (unsigned)k < 5 ? names[k] : "?";
 }
 
 static double cosine_f(double u) /* Nichol-Dhariwal, s = 0.008 */
 {
     double c = cos((u + 0.008) / 1.008 * 1.5707963267948966);
     return c * c;
+}
+
+/* The li schedule (Li, Wei, Chen, Chi 2023, reused by Li et al. 2024; docs/INTEGRATORS.md §1.6, [R]):
+ * beta at index k = t - 1 of T = K steps: beta_1 = T^-c0, beta_{t+1} = r min(beta_1 (1 + r)^t, 1), r = c1 log T/T.
+ * The power is taken in logs so that large t does not overflow before the min. */
+static double li_beta(const pd_schedule_params *p, int k)
+{
+    const double T = p->train_steps, b1 = pow(T, -p->li_c0), r = p->li_c1 * log(T) / T;
+    if (k == 0) return b1;
+    const double lg = log(b1) + k * log1p(r);
+    return r * (lg < 0.0 ? exp(lg) : 1.0);
 }
 
 /* log alpha_bar_k accumulated as a sum of log1p(-beta): no 1 - alpha_bar cancellation later. */
@@ -34,6 +45,8 @@ static void discrete_tables(pd_schedule *s)
         double beta;
         if (p->kind == PD_SCHEDULE_DDPM_LINEAR)
             beta = p->beta_start + (p->beta_end - p->beta_start) * k / (K - 1);
+        else if (p->kind == PD_SCHEDULE_LI)
+            beta = li_beta(p, k);
         else
             beta = fmin(1.0 - cosine_f((k + 1.0) / K) / cosine_f((double)k / K), 0.999);
         log_abar += log1p(-beta);
@@ -45,8 +58,16 @@ static void discrete_tables(pd_schedule *s)
 
 pd_status pd_schedule_create(pd_ctx *ctx, const pd_schedule_params *p, pd_schedule **out)
 {
-    int discrete = p->kind == PD_SCHEDULE_DDPM_LINEAR || p->kind == PD_SCHEDULE_DDPM_COSINE;
-    if ((unsigned)p->kind > PD_SCHEDULE_EDM) PD_FAIL(ctx, PD_ERR_INPUT, "unknown schedule kind %d", (int)p->kind);
+    int discrete = p->kind == PD_SCHEDULE_DDPM_LINEAR || p->kind == PD_SCHEDULE_DDPM_COSINE || p->kind == PD_SCHEDULE_LI;
+    if ((unsigned)p->kind > PD_SCHEDULE_LI) PD_FAIL(ctx, PD_ERR_INPUT, "unknown schedule kind %d", (int)p->kind);
+    if (p->kind == PD_SCHEDULE_LI) {
+        if (!(p->li_c0 > 0) || !(p->li_c1 > 0))
+            PD_FAIL(ctx, PD_ERR_INPUT, "schedule li: li_c0 and li_c1 must be set > 0 (no defaults), got %g and %g",
+                    p->li_c0, p->li_c1);
+        if (!(p->li_c1 * log((double)p->train_steps) < p->train_steps))
+            PD_FAIL(ctx, PD_ERR_INPUT, "schedule li: li_c1 log T / T = %g must be < 1 (a beta of 1 or more), "
+                    "T = train_steps = %d", p->li_c1 * log((double)p->train_steps) / p->train_steps, p->train_steps);
+    }
     if (discrete && p->train_steps < 2)
         PD_FAIL(ctx, PD_ERR_INPUT, "schedule.train_steps: expected >= 2, got %d", p->train_steps);
     pd_schedule *s = calloc(1, sizeof *s);

@@ -148,10 +148,40 @@ static int continuous(void)
     return fails;
 }
 
+/* The li schedule (docs/INTEGRATORS.md §1.6): the betas recovered from alpha_bar follow the formula, and
+ * parameters without a value are refused. */
+static int li(void)
+{
+    int fails = 0;
+    pd_schedule_params p = pd_schedule_defaults(PD_SCHEDULE_LI);
+    p.train_steps = 200;
+    p.li_c0 = 2.0;
+    p.li_c1 = 4.0;
+    pd_schedule *s = NULL;
+    if (pd_schedule_create(ctx, &p, &s) != PD_OK) return 1;
+    const double T = 200, r = 4.0 * log(T) / T, b1 = 1.0 / (T * T);
+    double abar_prev = 1.0, worst = 0.0;
+    for (int k = 0; k < 200; k++) {
+        double abar = pow(pd_schedule_alpha(s, k), 2), beta = 1.0 - abar / abar_prev;
+        double want = k == 0 ? b1 : r * fmin(b1 * pow(1.0 + r, k), 1.0);
+        worst = fmax(worst, fabs(beta - want) / want);
+        abar_prev = abar;
+    }
+    fails += pd_expect_le(worst, 1e-9, "li betas follow beta_1 = T^-c0, beta_{t+1} = r min(beta_1 (1 + r)^t, 1)");
+    fails += pd_expect_true(pd_schedule_is_discrete(s) && pd_schedule_is_vp(s), "li is discrete and VP");
+    pd_schedule_destroy(&s);
+    p.li_c0 = 0.0;
+    fails += pd_expect_true(pd_schedule_create(ctx, &p, &s) == PD_ERR_INPUT, "li without c0 refused");
+    p.li_c0 = 2.0;
+    p.li_c1 = 100.0;
+    fails += pd_expect_true(pd_schedule_create(ctx, &p, &s) == PD_ERR_INPUT, "li with c1 log T >= T refused");
+    return fails;
+}
+
 int main(void)
 {
     ctx = pd_ctx_create();
-    int fails = discrete() + continuous();
+    int fails = discrete() + continuous() + li();
     pd_ctx_destroy(&ctx);
     printf("%s\n", fails ? "test_schedule: FAILED" : "test_schedule: all passed");
     return fails != 0;
