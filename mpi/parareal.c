@@ -160,6 +160,11 @@ static pd_status check_opts(pd_ctx *ctx, const pd_parareal *p)
     if (p->o.coarse_steps < 1)
         PD_FAIL(ctx, PD_ERR_INPUT, "sampler.coarse_steps: expected >= 1, got %d", p->o.coarse_steps);
     if (!(p->o.tol > 0)) PD_FAIL(ctx, PD_ERR_INPUT, "sampler.tol: expected a positive number, got %g", p->o.tol);
+    if (p->o.coarse_noise_aggregate && pd_solver_is_stochastic(p->coarse) &&
+        !(pd_solver_is_affine(p->fine) && pd_solver_is_affine(p->coarse)))
+        PD_FAIL(ctx, PD_ERR_INPUT, "sampler.coarse_noise: aggregate needs one-step affine fine and coarse solvers "
+                "(ddpm, ddim, li-ddpm, ...): %s / %s draw their noise otherwise",
+                pd_solver_get_info(p->fine)->name, pd_solver_get_info(p->coarse)->name);
     return PD_OK;
 }
 
@@ -567,7 +572,7 @@ static pd_status read_control(pd_ctx *ctx, pd_parareal *p, int blocking, int *st
     int last = p->size - 1;
     while (!*stop_iter) {
         int ready = blocking;
-        if (!blocking) MPI_Iprobe(last, 101, pd_transport_comm(p->tp), &ready, MPI_STATUS_IGNORE);
+        if (!blocking) ready = pd_transport_probe(p->tp, last, 1);
         if (!ready) return PD_OK;
         pd_msg_header h;
         PD_TRY(pd_transport_recv(ctx, p->tp, last, 1, &h, NULL, NULL));

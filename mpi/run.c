@@ -13,6 +13,7 @@
 #include "io/model_file.h"
 #include "io/result.h"
 #include "mpi/comm.h"
+#include "mpi/device.h"
 #include "mpi/parareal.h"
 #include "mpi/run.h"
 #include "pintdiff/pintdiff.h"
@@ -21,9 +22,11 @@ typedef struct pd_job {
     const pd_config *cfg;
     MPI_Comm comm;
     int rank, size;
+    pd_device_plan dev;    /* where the states live, which transport (pd_device_setup) */
     pd_schedule *sched;
     pd_grid *grid;
-    pd_model *model;
+    pd_model *model;       /* the sampler's model */
+    pd_model *data;        /* psld: the data mixture behind the augmented model (NULL otherwise) */
     pd_solver *solver;     /* serial: the integrator; parareal: the fine propagator */
     pd_solver *coarse;     /* parareal: the coarse propagator */
     pd_solver_ws *ws;
@@ -33,6 +36,7 @@ typedef struct pd_job {
     int root;              /* the rank that holds all samples at the end (metrics, PNG) */
     pd_state *x;           /* serial: this rank's slice [count, dim]; parareal: the whole batch */
     pd_state *z;           /* scratch for output.noise */
+    pd_state *host;        /* GPU runs: x's shape in host memory, where states are drawn and written */
     int64_t first, count;  /* this rank's global sample range */
     int *points;           /* grid indices of stored trajectory points */
     int n_points;
@@ -42,18 +46,7 @@ typedef struct pd_job {
 } pd_job;
 
 static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j);
-
-/* The devices and transports this version has: CPU states and models, MPI. */
-pd_status pd_run_check_devices(pd_ctx *ctx, const pd_config *cfg)
-{
-    if (cfg->device.kind == PD_DEVKIND_CUDA)
-        PD_FAIL(ctx, PD_ERR_INPUT, "device.kind: cuda: the models run on the CPU only in this version "
-                "(use cpu or auto)");
-    if (cfg->device.comm == PD_COMM_NCCL)
-        PD_FAIL(ctx, PD_ERR_INPUT, "device.comm: nccl needs GPU states, which this version does not have "
-                "(use mpi or auto)");
-    return PD_OK;
-}
+static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local);
 
 /* Fail now, not after the run, when the result cannot be written: a directory, an unwritable one. */
 static pd_status check_output_target(pd_ctx *ctx, const char *path)
@@ -93,7 +86,7 @@ static pd_status model_inline_gmm(pd_ctx *ctx, const pd_config *cfg, pd_model **
                                v->cols > 1, out);
 }
 
-static pd_status model_create(pd_ctx *ctx, const pd_config *cfg, pd_model **out)
+static pd_status data_model_create(pd_ctx *ctx, const pd_config *cfg, pd_model **out)
 {
     int inline_gmm = cfg->model.kind == PD_MODEL_GMM && cfg->model.weights.data;
     if (!inline_gmm && access(cfg->model.file, R_OK) != 0)
@@ -104,6 +97,27 @@ static pd_status model_create(pd_ctx *ctx, const pd_config *cfg, pd_model **out)
         return pd_model_load_gmm_file(ctx, cfg->model.file, out);
     return model_inline_gmm(ctx, cfg, out);
 }
+
+/* The sampler's model: the data model itself, or on an augmented schedule (psld) the exact PSLD score
+ * of the data mixture, with the data model kept in j->data for metrics and pictures. */
+static pd_status model_create(pd_ctx *ctx, pd_job *j)
+{
+    const pd_config *cfg = j->cfg;
+    if (!pd_schedule_is_augmented(j->sched)) return data_model_create(ctx, cfg, &j->model);
+    PD_TRY(data_model_create(ctx, cfg, &j->data));
+    int K, diag;
+    const double *w, *mu, *var;
+    if (pd_model_gmm_params(j->data, &K, &w, &mu, &var, &diag) != PD_OK)
+        PD_FAIL(ctx, PD_ERR_INPUT, "schedule.kind: psld needs a gmm model (its exact score is known for "
+                "mixtures), got model.kind %s", pd_model_name(j->data));
+    if (cfg->sampler.start == PD_START_EXACT)
+        PD_FAIL(ctx, PD_ERR_INPUT, "sampler.start: exact is not offered with schedule.kind psld (use prior)");
+    const pd_schedule_params *q = pd_schedule_get_params(j->sched);
+    return pd_model_psld_gmm_create(ctx, j->data, q->psld_gamma, q->psld_nu, q->psld_beta, q->psld_kappa, &j->model);
+}
+
+/* The model of the data (not the augmented one): metrics, exact samples, pictures. */
+static pd_model *data_of(const pd_job *j) { return j->data ? j->data : j->model; }
 
 /* Stored trajectory points: every K-th grid point and always the last one. */
 static pd_status plan_points(pd_ctx *ctx, pd_job *j)
@@ -117,21 +131,22 @@ static pd_status plan_points(pd_ctx *ctx, pd_job *j)
     return PD_OK;
 }
 
+/* Local: everything but the transport. The states go where pd_device_setup placed this rank. */
 static pd_status job_setup(pd_ctx *ctx, pd_job *j)
 {
     const pd_config *cfg = j->cfg;
-    PD_TRY(pd_run_check_devices(ctx, cfg));
     if (j->rank == 0) PD_TRY(check_output_target(ctx, cfg->output.file));
     pd_schedule_params sp = pd_config_schedule_params(cfg);
     PD_TRY(pd_schedule_create(ctx, &sp, &j->sched));
     PD_TRY(pd_grid_create(ctx, j->sched, cfg->sampler.spacing, cfg->sampler.steps,
                           cfg->schedule.final == PD_FINAL_ALPHA0, &j->grid));
-    PD_TRY(model_create(ctx, cfg, &j->model));
+    PD_TRY(model_create(ctx, j));
     if (cfg->sampler.start == PD_START_EXACT && !pd_model_has_exact(j->model))
         PD_FAIL(ctx, PD_ERR_INPUT, "sampler.start: exact needs a model with exact samples (%s has none)",
                 pd_model_name(j->model));
     pd_solver_params p = pd_solver_default_params();
     p.eta = cfg->sampler.eta;
+    p.conj_lambda = cfg->sampler.conj_lambda;
     p.variance_large = cfg->sampler.variance == PD_VARIANCE_LARGE;
     p.lower_order_final = cfg->sampler.lower_order_final;
     p.seed = cfg->batch.seed;
@@ -139,19 +154,29 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
     PD_TRY(pd_solver_create(ctx, j->parareal ? cfg->sampler.fine : cfg->sampler.solver, &p, &j->solver));
     if (j->parareal) { /* time blocks across ranks: every rank holds the whole batch */
         PD_TRY(pd_solver_create(ctx, cfg->sampler.coarse, &p, &j->coarse));
-        PD_TRY(pd_transport_create_mpi(ctx, j->comm, &j->tp));
         j->first = 0;
         j->count = cfg->batch.samples;
         j->root = j->size - 1;
     } else {
         slice(cfg->batch.samples, j->rank, j->size, &j->first, &j->count);
     }
-    PD_TRY(pd_state_create(ctx, cfg->batch.dtype, PD_DEVICE_CPU, j->count, pd_model_dim(j->model),
-                           j->first, &j->x));
+    PD_TRY(pd_state_create(ctx, cfg->batch.dtype, j->dev.kind, j->count, pd_model_dim(j->model), j->first, &j->x));
+    if (j->dev.kind != PD_DEVICE_CPU)
+        PD_TRY(pd_state_create(ctx, cfg->batch.dtype, PD_DEVICE_CPU, j->count, pd_model_dim(j->model), j->first,
+                               &j->host));
     if (cfg->output.noise) PD_TRY(pd_state_create_like(ctx, j->x, &j->z));
     PD_TRY(pd_solver_ws_create(ctx, j->solver, j->x, &j->ws));
     PD_TRY(pd_model_reserve(ctx, j->model, j->count));
     return plan_points(ctx, j);
+}
+
+/* Collective, after the ranks agreed on the setup (NCCL's creation waits for every rank): the
+ * transport of a Parareal run. */
+static pd_status transport_setup(pd_ctx *ctx, pd_job *j)
+{
+    if (!j->parareal) return PD_OK;
+    if (j->dev.comm == PD_COMM_NCCL) return pd_transport_create_nccl(ctx, j->comm, j->cfg->device.timeout, &j->tp);
+    return pd_transport_create_mpi(ctx, j->comm, &j->tp);
 }
 
 static void job_destroy(pd_job *j)
@@ -163,8 +188,10 @@ static void job_destroy(pd_job *j)
     pd_solver_ws_destroy(&j->ws);
     pd_state_destroy(&j->x);
     pd_state_destroy(&j->z);
+    pd_state_destroy(&j->host);
     pd_solver_destroy(&j->solver);
     pd_model_destroy(&j->model);
+    pd_model_destroy(&j->data);
     pd_grid_destroy(&j->grid);
     pd_schedule_destroy(&j->sched);
     free(j->points);
@@ -173,20 +200,48 @@ static void job_destroy(pd_job *j)
 
 /* ---------------------------------------------------------------- integration */
 
-/* x_{t_0}: the prior (prior_std * z), or the exact marginal alpha_0 x_0 + sigma_0 z (ALGORITHMS §2.4). */
-static pd_status init_state(pd_ctx *ctx, pd_job *j)
+/* x_{t_0} into x: the prior (prior_std * z), or the exact marginal alpha_0 x_0 + sigma_0 z (ALGORITHMS
+ * §2.4). */
+static pd_status draw_start(pd_ctx *ctx, pd_job *j, pd_state *x)
 {
     const pd_grid_point *p0 = pd_grid_at(j->grid, 0);
     uint64_t seed = j->cfg->batch.seed;
+    if (j->cfg->sampler.start == PD_START_PRIOR && pd_schedule_is_augmented(j->sched)) {
+        /* psld prior: x ~ N(0, 1), m ~ N(0, M), M = 4 / (Gamma - nu)^2 */
+        const pd_schedule_params *q = pd_schedule_get_params(j->sched);
+        pd_pair_noise z = {.l = {1.0, 0.0, 0.0, 2.0 / fabs(q->psld_gamma - q->psld_nu)}, .seed = seed,
+                           .purpose = PD_RNG_START};
+        return pd_state_lincomb_pairs(ctx, x, 0, NULL, NULL, &z);
+    }
     if (j->cfg->sampler.start == PD_START_PRIOR) {
         pd_noise_term z = {.coef = pd_schedule_prior_std(j->sched), .seed = seed, .purpose = PD_RNG_START};
-        return pd_state_lincomb(ctx, j->x, 0, NULL, NULL, &z);
+        return pd_state_lincomb(ctx, x, 0, NULL, NULL, &z);
     }
-    PD_TRY(pd_model_sample_exact(ctx, j->model, seed, j->x));
+    PD_TRY(pd_model_sample_exact(ctx, j->model, seed, x));
     pd_noise_term z = {.coef = p0->sigma, .seed = seed, .purpose = PD_RNG_START};
-    const pd_state *v[] = {j->x};
+    const pd_state *v[] = {x};
     double c[] = {p0->alpha};
-    return pd_state_lincomb(ctx, j->x, 1, c, v, &z);
+    return pd_state_lincomb(ctx, x, 1, c, v, &z);
+}
+
+/* The start is drawn on the CPU, then copied to the GPU: the same bits on either device (the exact
+ * samples of the models are CPU code). */
+static pd_status init_state(pd_ctx *ctx, pd_job *j)
+{
+    if (!j->host) return draw_start(ctx, j, j->x);
+    PD_TRY(draw_start(ctx, j, j->host));
+    return pd_state_copy(ctx, j->x, j->host);
+}
+
+/* s readable by the writers: s itself when in host memory, else its copy in j->host (states of a
+ * GPU run leave the device only here, to be written). */
+static pd_status on_host(pd_ctx *ctx, pd_job *j, const pd_state *s, const pd_state **out)
+{
+    *out = s;
+    if (pd_state_device(s) == PD_DEVICE_CPU) return PD_OK;
+    PD_TRY(pd_state_copy(ctx, j->host, s));
+    *out = j->host;
+    return PD_OK;
 }
 
 static int is_tty_rank0(const pd_job *j) { return j->rank == 0 && !j->quiet && isatty(STDERR_FILENO); }
@@ -199,21 +254,27 @@ static void progress(const pd_job *j, int n, int N)
     if (n == N) fputc('\n', stderr);
 }
 
-/* Collective: agree on the local status, then write trajectory point i. */
+/* Collective: agree on the local status (and the copy to the host), then write trajectory point i. */
 static pd_status store_point(pd_ctx *ctx, pd_job *j, int i, pd_status local)
 {
+    const pd_state *h = j->x;
+    if (local == PD_OK) local = on_host(ctx, j, j->x, &h);
     pd_agreement a;
     PD_TRY(pd_comm_agree(ctx, j->comm, local, &a));
     if (a.status != PD_OK) return local != PD_OK ? local : PD_ERR_REMOTE;
-    return pd_result_write_traj(ctx, j->res, i, j->x);
+    return pd_result_write_traj(ctx, j->res, i, h);
 }
 
+/* The step noise, drawn on the run's device (the draws the solver makes) and written from the host. */
 static pd_status write_noise(pd_ctx *ctx, pd_job *j)
 {
     int N = pd_grid_steps(j->grid);
     for (int n = 0; n < N; n++) {
-        PD_TRY(pd_state_fill_normal(ctx, j->z, j->cfg->batch.seed, (uint32_t)n, PD_RNG_STEP));
-        PD_TRY(pd_result_write_noise(ctx, j->res, n, j->z));
+        const pd_state *h = j->z;
+        pd_status st = pd_state_fill_normal(ctx, j->z, j->cfg->batch.seed, (uint32_t)n, PD_RNG_STEP);
+        if (st == PD_OK) st = on_host(ctx, j, j->z, &h);
+        PD_TRY(agree(ctx, j, st)); /* nobody enters the collective write alone */
+        PD_TRY(pd_result_write_noise(ctx, j->res, n, h));
     }
     return PD_OK;
 }
@@ -252,7 +313,8 @@ static int64_t shown_samples(const pd_job *j)
     return j->cfg->batch.samples < PD_METRIC_SAMPLES ? j->cfg->batch.samples : PD_METRIC_SAMPLES;
 }
 
-/* The first shown_samples() samples on the root rank as double [n, dim] (*out NULL elsewhere).
+/* The first shown_samples() samples on the root rank as double [n, dim] (*out NULL elsewhere; psld: their
+ * x half, [n, data dim]).
  * Collective; every rank learns whether the root could allocate before anyone enters the gather. */
 static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
 {
@@ -268,14 +330,16 @@ static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
     pd_status st = (!counts || (j->rank == j->root && !all) || (!j->parareal && !mine))
                        ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the sample gather")
                        : PD_OK;
+    const pd_state *h = j->x;
+    if (st == PD_OK && (!j->parareal || j->rank == j->root)) st = on_host(ctx, j, j->x, &h);
     if (st == PD_OK && j->parareal && j->rank == j->root) { /* the root holds the whole batch */
         double *whole = malloc(sizeof(double) * (size_t)(j->count * dim));
-        st = whole ? pd_state_read_f64(ctx, j->x, whole)
+        st = whole ? pd_state_read_f64(ctx, h, whole)
                    : pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the samples");
         if (st == PD_OK) memcpy(all, whole, sizeof(double) * (size_t)(n * dim));
         free(whole);
     } else if (st == PD_OK && !j->parareal) {
-        st = pd_state_read_f64(ctx, j->x, mine);
+        st = pd_state_read_f64(ctx, h, mine);
     }
     pd_agreement a;
     pd_status e = pd_comm_agree(ctx, j->comm, st, &a);
@@ -296,6 +360,10 @@ static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
     if (e == PD_OK && a.status != PD_OK) e = st != PD_OK ? st : PD_ERR_REMOTE;
     if (e != PD_OK) free(all);
     else *out = all;
+    if (e == PD_OK && all && j->data) { /* psld: keep x, the first half of each (x, m) row */
+        const int64_t d = pd_model_dim(j->data);
+        for (int64_t i = 0; i < n; i++) memmove(all + i * d, all + i * dim, sizeof(double) * (size_t)d);
+    }
     return e;
 }
 
@@ -317,8 +385,8 @@ static void metric_add(metric_list *m, const char *name, double v)
 static pd_status exact_set(pd_ctx *ctx, pd_job *j, int64_t n, uint64_t seed, double *out)
 {
     pd_state *s = NULL;
-    PD_TRY(pd_state_create(ctx, PD_F64, PD_DEVICE_CPU, n, pd_model_dim(j->model), 0, &s));
-    pd_status st = pd_model_sample_exact(ctx, j->model, seed, s);
+    PD_TRY(pd_state_create(ctx, PD_F64, PD_DEVICE_CPU, n, pd_model_dim(data_of(j)), 0, &s));
+    pd_status st = pd_model_sample_exact(ctx, data_of(j), seed, s);
     if (st == PD_OK) st = pd_state_read_f64(ctx, s, out);
     pd_state_destroy(&s);
     return st;
@@ -328,15 +396,15 @@ static pd_status exact_set(pd_ctx *ctx, pd_job *j, int64_t n, uint64_t seed, dou
  * occupancy of the components (gmm), the distance to the nearest training row (dataset). */
 static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_list *ml)
 {
-    int64_t n = shown_samples(j), d = pd_model_dim(j->model);
+    int64_t n = shown_samples(j), d = pd_model_dim(data_of(j));
     const double *w, *mu, *var, *rows;
     int K, diag;
     int64_t n_rows;
-    if (pd_model_gmm_params(j->model, &K, &w, &mu, &var, &diag) == PD_OK) {
+    if (pd_model_gmm_params(data_of(j), &K, &w, &mu, &var, &diag) == PD_OK) {
         double *mean = malloc(sizeof(double) * (size_t)d), *cov = d <= 512 ? malloc(sizeof(double) * (size_t)(d * d)) : NULL;
         double me = 0, ce = 0, tv = 0;
         pd_status st = !mean ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate moments")
-                             : pd_model_gmm_moments(ctx, j->model, mean, cov);
+                             : pd_model_gmm_moments(ctx, data_of(j), mean, cov);
         if (st == PD_OK) st = pd_metrics_moment_errors(ctx, x, n, d, mean, cov, &me, &ce);
         if (st == PD_OK) st = pd_metrics_gmm_occupancy(ctx, x, n, d, K, w, mu, var, diag, &tv, NULL);
         if (st == PD_OK) {
@@ -348,7 +416,7 @@ static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_l
         free(cov);
         return st;
     }
-    if (pd_model_dataset_rows(j->model, &n_rows, &rows) == PD_OK) {
+    if (pd_model_dataset_rows(data_of(j), &n_rows, &rows) == PD_OK) {
         double mean_d = 0, max_d = 0;
         PD_TRY(pd_metrics_nearest_row(ctx, x, n, rows, n_rows, d, &mean_d, &max_d));
         metric_add(ml, "nearest_row_mean", mean_d);
@@ -360,7 +428,7 @@ static pd_status model_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_l
 /* Distribution metrics of x [n, d] against the model's ground truth (rank 0 only). */
 static pd_status compute_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric_list *ml)
 {
-    int64_t n = shown_samples(j), d = pd_model_dim(j->model);
+    int64_t n = shown_samples(j), d = pd_model_dim(data_of(j));
     int64_t n_ref = 20000; /* ALGORITHMS §2.4: 20 000 exact draws, fewer when that would pass 128 MB */
     if (n_ref * d > (int64_t)1 << 24) n_ref = ((int64_t)1 << 24) / d;
     uint64_t s_ref = j->cfg->batch.seed ^ 0x9e3779b97f4a7c15ull, s_floor = j->cfg->batch.seed ^ 0xc2b2ae3d27d4eb4full;
@@ -387,8 +455,8 @@ static pd_status compute_metrics(pd_ctx *ctx, pd_job *j, const double *x, metric
 static pd_status finish_outputs(pd_ctx *ctx, pd_job *j, pd_run_summary *sum)
 {
     const pd_config *cfg = j->cfg;
-    int want_metrics = cfg->output.metrics && pd_model_has_exact(j->model);
-    int want_png = cfg->output.png && pd_png_can_show(pd_model_ndim(j->model), pd_model_shape(j->model));
+    int want_metrics = cfg->output.metrics && pd_model_has_exact(data_of(j));
+    int want_png = cfg->output.png && pd_png_can_show(pd_model_ndim(data_of(j)), pd_model_shape(data_of(j)));
     if (!want_metrics && !want_png) return PD_OK;
     PD_TRY(gather_samples(ctx, j, &j->shown));
     metric_list ml = {0};
@@ -408,8 +476,8 @@ static pd_status write_png(pd_ctx *ctx, pd_job *j, const pd_run_summary *sum)
 {
     pd_status st = PD_OK;
     if (sum->png[0] && j->rank == j->root && j->shown)
-        st = pd_png_write_grid(ctx, sum->png, j->shown, shown_samples(j), pd_model_ndim(j->model),
-                               pd_model_shape(j->model), -1.0, 1.0, 64);
+        st = pd_png_write_grid(ctx, sum->png, j->shown, shown_samples(j), pd_model_ndim(data_of(j)),
+                               pd_model_shape(data_of(j)), -1.0, 1.0, 64);
     pd_agreement a;
     PD_TRY(pd_comm_agree(ctx, j->comm, st, &a));
     return a.status == PD_OK ? PD_OK : st != PD_OK ? st : PD_ERR_REMOTE;
@@ -436,8 +504,8 @@ static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_tex
     PD_TRY(pd_result_attr_str(ctx, r, "git_commit", PINTDIFF_GIT_COMMIT));
     PD_TRY(pd_result_attr_u64(ctx, r, "seed", j->cfg->batch.seed));
     PD_TRY(pd_result_attr_i64(ctx, r, "n_ranks", j->size));
-    PD_TRY(pd_result_attr_str(ctx, r, "device", "cpu"));
-    PD_TRY(pd_result_attr_str(ctx, r, "comm", "mpi"));
+    PD_TRY(pd_result_attr_str(ctx, r, "device", pd_device_name(j->dev.kind)));
+    PD_TRY(pd_result_attr_str(ctx, r, "comm", j->tp ? pd_transport_name(j->tp) : "mpi")); /* the one used */
     PD_TRY(pd_result_attr_str(ctx, r, "method", j->parareal ? "parareal" : "serial"));
     PD_TRY(pd_result_attr_str(ctx, r, "solver", pd_solver_get_info(j->solver)->name));
     if (j->parareal) PD_TRY(parareal_provenance(ctx, j));
@@ -485,8 +553,9 @@ static pd_status write_convergence(pd_ctx *ctx, pd_job *j)
     free(conv);
     for (int k = 0; st == PD_OK && k <= K && j->cfg->output.trajectory_every == PD_TRAJ_BOUNDARIES; k++)
         for (int b = 0; st == PD_OK && b <= B; b++) {
-            const pd_state *x = pd_parareal_boundary(j->par, k, b);
-            if (x) st = pd_result_write_boundary(ctx, j->res, k, b, x);
+            const pd_state *x = pd_parareal_boundary(j->par, k, b), *h = x;
+            if (x) st = on_host(ctx, j, x, &h); /* written by its owner alone: no collective to miss */
+            if (x && st == PD_OK) st = pd_result_write_boundary(ctx, j->res, k, b, h);
         }
     return st;
 }
@@ -509,13 +578,17 @@ static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j)
     return pd_result_attr_i64(ctx, r, "total_nfe", l->total_nfe);
 }
 
-/* /samples: serial: every rank its slice; parareal: the last rank all of them. */
+/* /samples: serial: every rank its slice; parareal: the last rank all of them (the others an empty
+ * view). Collective. */
 static pd_status write_samples(pd_ctx *ctx, pd_job *j)
 {
-    if (!j->parareal || j->rank == j->root) return pd_result_write_samples(ctx, j->res, j->x);
+    const pd_state *h = j->x;
     pd_state *none = NULL;
-    PD_TRY(pd_state_view(ctx, j->x, 0, 0, &none));
-    pd_status st = pd_result_write_samples(ctx, j->res, none);
+    pd_status st = PD_OK;
+    if (!j->parareal || j->rank == j->root) st = on_host(ctx, j, j->x, &h);
+    else if ((st = pd_state_view(ctx, j->host ? j->host : j->x, 0, 0, &none)) == PD_OK) h = none;
+    st = agree(ctx, j, st); /* nobody enters the collective write alone */
+    if (st == PD_OK) st = pd_result_write_samples(ctx, j->res, h);
     pd_state_destroy(&none);
     return st;
 }
@@ -546,7 +619,9 @@ static pd_status open_result(pd_ctx *ctx, pd_job *j)
  * that did not fail themselves). */
 static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local)
 {
-    if (local == PD_ERR_MPI) { /* the transport itself broke: ranks cannot agree any more (STYLE habit 3) */
+    if (local == PD_ERR_MPI || local == PD_ERR_NCCL) {
+        /* the transport itself broke: ranks cannot agree any more (STYLE habit 3); after NCCL's abort a
+         * peer could still wait on this rank in MPI */
         fprintf(stderr, "pintdiff: fatal communication error (%s): %s\n", pd_ctx_where(ctx), pd_ctx_message(ctx));
         MPI_Abort(j->comm, 1);
     }
@@ -560,14 +635,14 @@ static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local)
 pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg)
 {
     pd_job j = {.cfg = cfg, .comm = MPI_COMM_NULL, .size = 1};
-    pd_status st = pd_run_check_devices(ctx, cfg);
+    pd_status st = pd_device_check_local(ctx, cfg, &j.dev);
     if (st == PD_OK) st = check_output_target(ctx, cfg->output.file);
     pd_schedule_params sp = pd_config_schedule_params(cfg);
     if (st == PD_OK) st = pd_schedule_create(ctx, &sp, &j.sched);
     if (st == PD_OK)
         st = pd_grid_create(ctx, j.sched, cfg->sampler.spacing, cfg->sampler.steps,
                             cfg->schedule.final == PD_FINAL_ALPHA0, &j.grid);
-    if (st == PD_OK) st = model_create(ctx, cfg, &j.model);
+    if (st == PD_OK) st = model_create(ctx, &j);
     if (st == PD_OK && cfg->sampler.start == PD_START_EXACT && !pd_model_has_exact(j.model))
         st = pd_error_set(ctx, PD_ERR_INPUT, __FILE__, __LINE__, "sampler.start: exact needs a model with exact samples");
     job_destroy(&j);
@@ -583,7 +658,9 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     memset(sum, 0, sizeof *sum);
     time_t t0 = time(NULL);
     double w0 = MPI_Wtime();
-    pd_status st = agree(ctx, &j, job_setup(ctx, &j));
+    pd_status st = agree(ctx, &j, pd_device_setup(ctx, comm, cfg, &j.dev)); /* before any GPU allocation */
+    if (st == PD_OK) st = agree(ctx, &j, job_setup(ctx, &j));
+    if (st == PD_OK) st = agree(ctx, &j, transport_setup(ctx, &j));
     if (j.parareal) { /* the iterations decide the file's layout: run first */
         if (st == PD_OK) st = agree(ctx, &j, integrate_parareal(ctx, &j));
         if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));

@@ -20,15 +20,15 @@ typedef struct pd_run_summary {
     int64_t n_samples;
 } pd_run_summary;
 
-/* PD_ERR_INPUT naming device.kind / device.comm when the config asks for what this build lacks. */
-pd_status pd_run_check_devices(pd_ctx *ctx, const pd_config *cfg);
-
-/* What `pintdiff check` adds to the config's own validation, on one process: the devices, the output
- * target, the schedule and grid (steps vs spacing), the model file. */
+/* What `pintdiff check` adds to the config's own validation, on one process: the devices (as one rank
+ * on this machine would get them: pd_device_check_local), the output target, the schedule and grid
+ * (steps vs spacing), the model file. */
 pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg);
 
-/* Collective. On failure every rank returns the same status; the lowest failing rank's ctx holds
- * the message (pd_comm_report prints it). No result file is left behind on failure. */
+/* Collective. Each rank first takes its device (pd_device_setup: its GPU is bound before any GPU
+ * allocation), then the states stay on that device for the whole run and come to the host only to be
+ * written. On failure every rank returns the same status; the lowest failing rank's ctx holds the
+ * message (pd_comm_report prints it). No result file is left behind on failure. */
 /* quiet: no progress lines (output.log_iterations still goes into the stored config). */
 pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const char *config_text, int quiet,
                      pd_run_summary *summary);

@@ -1,12 +1,17 @@
 /* pintdiff: the transport between ranks (DESIGN.md §4): what the time-parallel drivers need and
- * nothing more: send/receive a boundary state with a status header, reduce a few numbers. MPI now;
- * NCCL behind the same calls later. MPI stays out of the numerics: only mpi/ includes <mpi.h>.
+ * nothing more: send/receive a boundary state with a status header, reduce a few numbers. Two
+ * implementations behind the same calls: MPI (CPU states; GPU states through CUDA-aware MPI or staged
+ * through pinned host buffers) and NCCL (GPU states, one GPU per rank). MPI stays out of the numerics:
+ * only mpi/ includes <mpi.h>.
  *
  * Boundary messages carry a header (STYLE.md habit 3): the sender's status, so that a rank waiting on
  * a failed neighbour learns of it instead of hanging; the iteration; flags; the running maximum of
  * the residual along the pipeline; and the sender's critical-path clock (model evaluations in
- * sequence). Sends are non-blocking: a send returns once the previous send to the same rank has
- * completed, so a sender never waits for a busy receiver to post its receive. */
+ * sequence). Headers always travel over MPI (one tag per channel), so that a receiver knows what
+ * follows and MPI_Iprobe on pd_transport_comm sees control messages (tag 100 + channel); the states
+ * after a header go over MPI or NCCL. Sends are non-blocking: a send returns once the previous send to
+ * the same rank and channel has completed, so a sender never waits for a busy receiver to post its
+ * receive. */
 #ifndef PD_MPI_TRANSPORT_H
 #define PD_MPI_TRANSPORT_H
 
@@ -32,6 +37,7 @@ typedef struct pd_msg_header {
     double max_residual;   /* running max of block residuals of this iteration, blocks before here */
     double hist_lambda;
     int64_t clock;         /* critical-path model evaluations at the sender */
+    int64_t payload_bytes; /* bytes of the states that follow (set by the transport, checked on receipt) */
 } pd_msg_header;
 
 typedef struct pd_transport pd_transport;
@@ -41,8 +47,16 @@ typedef struct pd_transport_times {
     double comm_s;  /* posting sends, reductions */
 } pd_transport_times;
 
+/* Not collective. */
 pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, pd_transport **out);
+/* Collective over comm: an NCCL communicator over the same ranks (rank 0 makes the id, MPI broadcasts
+ * it), on the GPU each rank is bound to (pd_device_setup), non-blocking: every wait on NCCL polls its
+ * asynchronous errors and gives up after timeout_s seconds, aborting the communicator (PD_ERR_NCCL;
+ * the caller then aborts the run). States sent or received must be on the GPU. */
+pd_status pd_transport_create_nccl(pd_ctx *ctx, MPI_Comm comm, double timeout_s, pd_transport **out);
 void pd_transport_destroy(pd_transport **tp);
+/* "mpi" or "nccl" */
+const char *pd_transport_name(const pd_transport *tp);
 int pd_transport_rank(const pd_transport *tp);
 int pd_transport_size(const pd_transport *tp);
 MPI_Comm pd_transport_comm(const pd_transport *tp);
@@ -50,8 +64,8 @@ MPI_Comm pd_transport_comm(const pd_transport *tp);
 pd_transport_times pd_transport_get_times(const pd_transport *tp);
 
 /* Send header h (and x, then hist, when h->flags say so) to rank dst; the states must not change
- * until the next send to dst or pd_transport_flush. channel separates streams (0: boundaries,
- * 1: control). */
+ * until the next send to dst on the channel or pd_transport_flush. channel separates streams
+ * (0: boundaries, 1: control). */
 pd_status pd_transport_send(pd_ctx *ctx, pd_transport *tp, int dst, int channel, const pd_msg_header *h,
                             const pd_state *x, const pd_state *hist);
 /* Blocking receive of the next message from src on channel, into h, x and hist (as flagged). */
@@ -59,7 +73,9 @@ pd_status pd_transport_recv(pd_ctx *ctx, pd_transport *tp, int src, int channel,
                             pd_state *x, pd_state *hist);
 /* Wait for every pending send. */
 pd_status pd_transport_flush(pd_ctx *ctx, pd_transport *tp);
-/* In-place reductions over all ranks. */
+/* Has a message from src on channel arrived (a header is waiting)? Never blocks. */
+int pd_transport_probe(pd_transport *tp, int src, int channel);
+/* In-place reductions over all ranks (host values; the result is the same on every rank). */
 pd_status pd_transport_allreduce_max(pd_ctx *ctx, pd_transport *tp, double *vals, int n);
 pd_status pd_transport_allreduce_sum(pd_ctx *ctx, pd_transport *tp, double *vals, int n);
 pd_status pd_transport_bcast(pd_ctx *ctx, pd_transport *tp, void *buf, int bytes, int root);

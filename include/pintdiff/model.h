@@ -22,6 +22,9 @@ extern "C" {
 
 typedef struct pd_model_ops {
     const char *name;
+    /* 0: eval gives x0_hat (the usual contract). 1: an augmented diffusion's model (psld): states hold
+     * (x, m), dim = 2 x data dim, and eval gives the score of the noised marginal in (x, m) */
+    int augmented;
     /* out = x0_hat(x); x, out: [n, dim] on the model's device, n_groups >= 1 equal groups of rows:
      * rows [i n/G, (i + 1) n/G) are at point p[i] (required). The wrapper checks that G divides n. */
     pd_status (*eval)(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *p,
@@ -51,6 +54,7 @@ int pd_model_ndim(const pd_model *m);
 const int64_t *pd_model_shape(const pd_model *m);
 int pd_model_has_exact(const pd_model *m);       /* sample_exact available */
 int pd_model_has_log_density(const pd_model *m);
+int pd_model_is_augmented(const pd_model *m);
 
 /* Counts one NFE per call (per batch, whatever its size). */
 pd_status pd_model_eval(pd_ctx *ctx, pd_model *m, const pd_state *x, const pd_grid_point *p,
@@ -75,6 +79,13 @@ pd_status pd_model_gmm_create(pd_ctx *ctx, int n_comp, int ndim, const int64_t *
 /* Exact denoiser of the empirical distribution of rows [n_rows, dim] (copied, as double). */
 pd_status pd_model_dataset_create(pd_ctx *ctx, int64_t n_rows, int ndim, const int64_t *shape,
                                   const double *rows, pd_model **out);
+
+/* PSLD with Gaussian-mixture data (ALGORITHMS.md §6.3): the exact score of the noised marginal in
+ * u = (x, m) at the grid point's time t, for data `gmm` (copied; a gmm model) and m_0 ~ N(0, kappa M).
+ * An augmented model: dim = 2 x the gmm's, shape [2 * dim]. log_density and sample_exact (x_0 from the
+ * mixture, m_0 from N(0, kappa M)) are provided. */
+pd_status pd_model_psld_gmm_create(pd_ctx *ctx, const pd_model *gmm, double gamma, double nu, double beta,
+                                   double kappa, pd_model **out);
 
 /* The mixture's moments (mean [dim], covariance [dim, dim]) for metrics; PD_ERR_INPUT if m is not
  * a gmm. */

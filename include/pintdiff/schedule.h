@@ -17,7 +17,8 @@ typedef enum {
     PD_SCHEDULE_DDPM_COSINE,
     PD_SCHEDULE_VP_LINEAR,
     PD_SCHEDULE_EDM,
-    PD_SCHEDULE_LI      /* discrete, the schedule of Li et al.'s accelerated-sampler proofs (li_c0, li_c1) */
+    PD_SCHEDULE_LI,     /* discrete, the schedule of Li et al.'s accelerated-sampler proofs (li_c0, li_c1) */
+    PD_SCHEDULE_PSLD    /* continuous, phase-space Langevin (augmented state (x, m)); t in [t_min, t_max] */
 } pd_schedule_kind;
 
 typedef struct pd_schedule_params {
@@ -34,6 +35,7 @@ typedef struct pd_schedule_params {
     double rho;              /* karras spacing exponent: 7 */
     double li_c0, li_c1;     /* li: beta_1 = T^-c0, beta_{t+1} = (c1 log T/T) min(beta_1 (1 + c1 log T/T)^t, 1);
                                 no defaults (the paper gives none) */
+    double psld_gamma, psld_nu, psld_beta, psld_kappa; /* psld: Gamma 0.01, nu 4.01, beta 8, kappa 0.04 */
 } pd_schedule_params;
 
 typedef struct pd_schedule pd_schedule;
@@ -45,13 +47,17 @@ void pd_schedule_destroy(pd_schedule **s);
 const pd_schedule_params *pd_schedule_get_params(const pd_schedule *s);
 int pd_schedule_is_discrete(const pd_schedule *s);
 int pd_schedule_is_vp(const pd_schedule *s); /* alpha^2 + sigma^2 = 1 */
+/* An augmented diffusion (psld): states hold (x, m), dim = 2 x the data's; its grid points carry the
+ * x-marginal's alpha (mean coefficient) and sigma (std of x given x_0). */
+int pd_schedule_is_augmented(const pd_schedule *s);
 
 double pd_schedule_alpha(const pd_schedule *s, double t);
 double pd_schedule_sigma(const pd_schedule *s, double t);
 double pd_schedule_lambda(const pd_schedule *s, double t);
 /* The time whose lambda is `lambda` (inverse of pd_schedule_lambda; fractional index if discrete). */
 double pd_schedule_t_of_lambda(const pd_schedule *s, double lambda);
-/* Standard deviation of the prior the run starts from: 1 on VP schedules, sigma_max on EDM. */
+/* Standard deviation of the prior the run starts from: 1 on VP schedules, sigma_max on EDM (psld: of x;
+ * the momentum's is sqrt(M)). */
 double pd_schedule_prior_std(const pd_schedule *s);
 
 /* ----- grids ----- */

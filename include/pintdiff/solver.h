@@ -23,6 +23,7 @@ typedef struct pd_solver_info {
     int stochastic;     /* draws noise (1) or not (0); ddim: depends on eta */
     int multistep;      /* carries history between steps */
     const char *summary;
+    int augmented;      /* runs on augmented states (schedule psld, a score model), and only there */
 } pd_solver_info;
 
 typedef struct pd_solver_params {
@@ -50,6 +51,9 @@ pd_status pd_solver_create(pd_ctx *ctx, const char *name, const pd_solver_params
 void pd_solver_destroy(pd_solver **s);
 const pd_solver_info *pd_solver_get_info(const pd_solver *s);
 const pd_solver_params *pd_solver_get_params(const pd_solver *s);
+/* Is the step one affine map x' = cx x + cd x0_hat + cz z (ddpm, ddim, euler, ...)? Only those take given
+ * noise (pd_solver_ws_set_noise) and report pd_solver_noise_std. */
+int pd_solver_is_affine(const pd_solver *s);
 /* Is the step stochastic with these parameters (ddim with eta > 0 is)? */
 int pd_solver_is_stochastic(const pd_solver *s);
 

@@ -69,6 +69,19 @@ pd_status pd_state_write_f64(pd_ctx *ctx, pd_state *x, const double *host);
  * device. */
 pd_status pd_state_lincomb(pd_ctx *ctx, pd_state *out, int n, const double *c,
                            const pd_state *const *v, const pd_noise_term *noise);
+/* Augmented states (PSLD: each sample holds a position x and a momentum m, dim = 2d, x first): a 2x2
+ * mixing per data element. For every sample and i < d,
+ *   (out_i, out_{i+d}) = sum_k C_k (v_k[i], v_k[i+d]) + L (z_i, z_{i+d}),
+ * C_k = c[k] row-major {xx, xm, mx, mm}, L = noise->l likewise (NULL: no noise), z the standard normals of
+ * (seed, global sample, step, purpose) at elements i and i + d: the same numbers pd_state_fill_normal puts
+ * there. Sums in double, rounded once; v[k] may alias out; dim must be even. */
+typedef struct pd_pair_noise {
+    double l[4];
+    uint64_t seed;
+    uint32_t step, purpose;
+} pd_pair_noise;
+pd_status pd_state_lincomb_pairs(pd_ctx *ctx, pd_state *out, int n, const double (*c)[4],
+                                 const pd_state *const *v, const pd_pair_noise *noise);
 /* x = z(seed, global sample, step, purpose, element), standard normal. */
 pd_status pd_state_fill_normal(pd_ctx *ctx, pd_state *x, uint64_t seed, uint32_t step,
                                uint32_t purpose);

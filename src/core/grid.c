@@ -77,7 +77,7 @@ static pd_status fill_discrete(pd_ctx *ctx, const pd_schedule *s, pd_spacing sp,
     return st;
 }
 
-/* vp-linear: N + 1 points from t_max to t_min (§1.6). */
+/* vp-linear and psld: N + 1 points from t_max to t_min (§1.6). */
 static pd_status fill_vp(pd_ctx *ctx, const pd_schedule *s, pd_spacing sp, int N, pd_grid_point *pts)
 {
     const pd_schedule_params *p = &s->p;
@@ -95,8 +95,8 @@ static pd_status fill_vp(pd_ctx *ctx, const pd_schedule *s, pd_spacing sp, int N
         case PD_SPACING_LOGSNR: t = pd_schedule_t_of_lambda(s, l0 + (l1 - l0) * f); break;
         case PD_SPACING_KARRAS: t = pd_schedule_t_of_lambda(s, -p->rho * log(r0 + (r1 - r0) * f)); break;
         default:
-            PD_FAIL(ctx, PD_ERR_INPUT, "sampler.spacing: %s is not available on vp-linear "
-                    "(uniform, quadratic, logsnr, karras)", pd_spacing_name(sp));
+            PD_FAIL(ctx, PD_ERR_INPUT, "sampler.spacing: %s is not available on %s "
+                    "(uniform, quadratic, logsnr, karras)", pd_spacing_name(sp), pd_schedule_kind_name(p->kind));
         }
         if (n == 0) t = p->t_max;
         if (n == N) t = p->t_min;
@@ -137,7 +137,8 @@ pd_status pd_grid_create(pd_ctx *ctx, const pd_schedule *s, pd_spacing spacing, 
     }
     pd_status st;
     if (s->discrete) st = fill_discrete(ctx, s, spacing, steps, final_alpha0, pts);
-    else if (s->p.kind == PD_SCHEDULE_VP_LINEAR) st = fill_vp(ctx, s, spacing, steps, pts);
+    else if (s->p.kind == PD_SCHEDULE_VP_LINEAR || s->p.kind == PD_SCHEDULE_PSLD)
+        st = fill_vp(ctx, s, spacing, steps, pts);
     else st = fill_edm(ctx, s, spacing, steps, pts);
     if (st != PD_OK) {
         free(g);

@@ -3,19 +3,21 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/psld.h"
 #include "core/schedule_impl.h"
 
 pd_schedule_params pd_schedule_defaults(pd_schedule_kind kind)
 {
     return (pd_schedule_params){.kind = kind, .train_steps = 1000, .beta_start = 1e-4, .beta_end = 0.02,
                                 .beta_min = 0.1, .beta_max = 20.0, .t_min = 1e-3, .t_max = 1.0,
-                                .sigma_min = 0.002, .sigma_max = 80.0, .rho = 7.0};
+                                .sigma_min = 0.002, .sigma_max = 80.0, .rho = 7.0, .psld_gamma = 0.01,
+                                .psld_nu = 4.01, .psld_beta = 8.0, .psld_kappa = 0.04};
 }
 
 const char *pd_schedule_kind_name(pd_schedule_kind k)
 {
-    static const char *names[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", "li"};
-    return (unsigned)k < 5 ? names[k] : "?";
+    static const char *names[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", "li", "psld"};
+    return (unsigned)k < 6 ? names[k] : "?";
 }
 
 static double cosine_f(double u) /* Nichol-Dhariwal, s = 0.008 */
@@ -59,7 +61,11 @@ static void discrete_tables(pd_schedule *s)
 pd_status pd_schedule_create(pd_ctx *ctx, const pd_schedule_params *p, pd_schedule **out)
 {
     int discrete = p->kind == PD_SCHEDULE_DDPM_LINEAR || p->kind == PD_SCHEDULE_DDPM_COSINE || p->kind == PD_SCHEDULE_LI;
-    if ((unsigned)p->kind > PD_SCHEDULE_LI) PD_FAIL(ctx, PD_ERR_INPUT, "unknown schedule kind %d", (int)p->kind);
+    if ((unsigned)p->kind > PD_SCHEDULE_PSLD) PD_FAIL(ctx, PD_ERR_INPUT, "unknown schedule kind %d", (int)p->kind);
+    if (p->kind == PD_SCHEDULE_PSLD &&
+        !(p->psld_gamma > 0 && p->psld_nu > 0 && p->psld_beta > 0 && p->psld_kappa > 0 && p->psld_gamma != p->psld_nu))
+        PD_FAIL(ctx, PD_ERR_INPUT, "schedule psld: gamma, nu, beta, kappa must be > 0 and gamma != nu "
+                "(got %g, %g, %g, %g)", p->psld_gamma, p->psld_nu, p->psld_beta, p->psld_kappa);
     if (p->kind == PD_SCHEDULE_LI) {
         if (!(p->li_c0 > 0) || !(p->li_c1 > 0))
             PD_FAIL(ctx, PD_ERR_INPUT, "schedule li: li_c0 and li_c1 must be set > 0 (no defaults), got %g and %g",
@@ -101,7 +107,34 @@ void pd_schedule_destroy(pd_schedule **s)
 
 const pd_schedule_params *pd_schedule_get_params(const pd_schedule *s) { return &s->p; }
 int pd_schedule_is_discrete(const pd_schedule *s) { return s->discrete; }
-int pd_schedule_is_vp(const pd_schedule *s) { return s->p.kind != PD_SCHEDULE_EDM; }
+int pd_schedule_is_vp(const pd_schedule *s) { return s->p.kind != PD_SCHEDULE_EDM && s->p.kind != PD_SCHEDULE_PSLD; }
+int pd_schedule_is_augmented(const pd_schedule *s) { return s->p.kind == PD_SCHEDULE_PSLD; }
+
+/* psld: the x-marginal given x_0 (point mass, HSM momentum): alpha = E_t[0][0], sigma^2 = Sigma_t[x][x]. */
+static double psld_alpha(const pd_schedule_params *q, double t)
+{
+    pd_psld p = pd_psld_make(q->psld_gamma, q->psld_nu, q->psld_beta, q->psld_kappa);
+    return pd_psld_fwd(&p, q->psld_beta * t).a;
+}
+
+static double psld_sigma(const pd_schedule_params *q, double t)
+{
+    pd_psld p = pd_psld_make(q->psld_gamma, q->psld_nu, q->psld_beta, q->psld_kappa);
+    double v = pd_psld_cov(&p, q->psld_beta * t, 0.0).a;
+    return sqrt(v > 0.0 ? v : 0.0);
+}
+
+/* lambda decreases with t (alpha falls, sigma grows): bisection on [0, t_max]. */
+static double psld_t_of_lambda(const pd_schedule *s, double lambda)
+{
+    double lo = 0.0, hi = s->p.t_max;
+    for (int i = 0; i < 200 && hi - lo > 1e-15 * s->p.t_max; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (pd_schedule_lambda(s, mid) > lambda) lo = mid;
+        else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
 
 /* VP identities from lambda alone (§1.6): alpha^2 = sigmoid(2 lambda), sigma^2 = sigmoid(-2 lambda). */
 double pd_vp_alpha_of_lambda(double lambda) { return sqrt(1.0 / (1.0 + exp(-2.0 * lambda))); }
@@ -133,6 +166,7 @@ double pd_schedule_alpha(const pd_schedule *s, double t)
     switch (s->p.kind) {
     case PD_SCHEDULE_VP_LINEAR: return exp(vp_linear_log_alpha(&s->p, t));
     case PD_SCHEDULE_EDM: return 1.0;
+    case PD_SCHEDULE_PSLD: return psld_alpha(&s->p, t);
     default:
         if (t < 0.0) return 1.0; /* timestep -1: the clean point */
         if (is_integer_index(s, t)) return s->alpha[(int)t];
@@ -145,6 +179,7 @@ double pd_schedule_sigma(const pd_schedule *s, double t)
     switch (s->p.kind) {
     case PD_SCHEDULE_VP_LINEAR: return sqrt(-expm1(2.0 * vp_linear_log_alpha(&s->p, t)));
     case PD_SCHEDULE_EDM: return t;
+    case PD_SCHEDULE_PSLD: return psld_sigma(&s->p, t);
     default:
         if (t < 0.0) return 0.0;
         if (is_integer_index(s, t)) return s->sigma[(int)t];
@@ -160,6 +195,7 @@ double pd_schedule_lambda(const pd_schedule *s, double t)
         return la - 0.5 * log(-expm1(2.0 * la));
     }
     case PD_SCHEDULE_EDM: return t > 0.0 ? -log(t) : INFINITY;
+    case PD_SCHEDULE_PSLD: return t > 0.0 ? log(psld_alpha(&s->p, t) / psld_sigma(&s->p, t)) : INFINITY;
     default: return t < 0.0 ? INFINITY : -discrete_log_sig_tilde(s, t);
     }
 }
@@ -174,6 +210,7 @@ double pd_schedule_t_of_lambda(const pd_schedule *s, double lambda)
         return 2.0 * L / (p->beta_min + sqrt(p->beta_min * p->beta_min + 2.0 * db * L));
     }
     case PD_SCHEDULE_EDM: return exp(-lambda);
+    case PD_SCHEDULE_PSLD: return psld_t_of_lambda(s, lambda);
     default: {
         if (isinf(lambda) && lambda > 0) return -1.0;
         double target = -lambda;

@@ -187,12 +187,20 @@ pd_status pd_state_copy(pd_ctx *ctx, pd_state *dst, const pd_state *src)
 #endif
 }
 
-/* Host double array <-> state, through a temporary CPU state when the state is on a GPU. */
+/* Host double array <-> state. A GPU state of another dtype goes through a CPU state of its own dtype
+ * (copies between devices keep the dtype; the conversion happens on the CPU). */
 static pd_status host_transfer(pd_ctx *ctx, pd_state *x, double *host, int to_host)
 {
     pd_state h = {.dtype = PD_F64, .device = PD_DEVICE_CPU, .n_samples = x->n_samples, .dim = x->dim,
                   .offset = x->offset, .data = host, .owns_data = 0};
-    return to_host ? pd_state_copy(ctx, &h, x) : pd_state_copy(ctx, x, &h);
+    if (x->device == PD_DEVICE_CPU || x->dtype == PD_F64)
+        return to_host ? pd_state_copy(ctx, &h, x) : pd_state_copy(ctx, x, &h);
+    pd_state *tmp = NULL;
+    PD_TRY(pd_state_create(ctx, x->dtype, PD_DEVICE_CPU, x->n_samples, x->dim, x->offset, &tmp));
+    pd_status st = to_host ? pd_state_copy(ctx, tmp, x) : pd_state_copy(ctx, tmp, &h);
+    if (st == PD_OK) st = to_host ? pd_state_copy(ctx, &h, tmp) : pd_state_copy(ctx, x, tmp);
+    pd_state_destroy(&tmp);
+    return st;
 }
 
 pd_status pd_state_read_f64(pd_ctx *ctx, const pd_state *x, double *host)
@@ -268,6 +276,55 @@ pd_status pd_state_lincomb(pd_ctx *ctx, pd_state *out, int n, const double *c,
         (noisy ? cpu_lincomb_noise_double : cpu_lincomb_double)(len, out->data, (const double *const *)ptr, &a);
     else
         (noisy ? cpu_lincomb_noise_float : cpu_lincomb_float)(len, out->data, (const float *const *)ptr, &a);
+    return PD_OK;
+}
+
+/* Pairs (x_i, m_i) of augmented states: the per-pair math is PD_PAIR_APPLY, shared with the kernel. */
+#define PD_CPU_PAIRS(T)                                                                                     \
+    static void cpu_pairs_##T(int64_t rows, T *out, const T *const *v, const pd_pairs_args *a)             \
+    {                                                                                                       \
+        for (int64_t s = 0; s < rows; s++)                                                                  \
+            for (int64_t i = 0; i < a->half; i++) {                                                         \
+                double ox, om;                                                                              \
+                PD_PAIR_APPLY(T, a, v, s, i, ox, om);                                                       \
+                out[s * 2 * a->half + i] = (T)ox;                                                           \
+                out[s * 2 * a->half + a->half + i] = (T)om;                                                 \
+            }                                                                                               \
+    }
+PD_CPU_PAIRS(float)
+PD_CPU_PAIRS(double)
+
+pd_status pd_state_lincomb_pairs(pd_ctx *ctx, pd_state *out, int n, const double (*c)[4],
+                                 const pd_state *const *v, const pd_pair_noise *noise)
+{
+    if (n < 0 || n > PD_LINCOMB_MAX)
+        PD_FAIL(ctx, PD_ERR_INPUT, "pd_state_lincomb_pairs: %d terms (at most %d)", n, PD_LINCOMB_MAX);
+    if (out->dim % 2 != 0)
+        PD_FAIL(ctx, PD_ERR_INPUT, "pd_state_lincomb_pairs: dim %lld is odd (an augmented state holds x and m)",
+                (long long)out->dim);
+    pd_pairs_args a = {.n = n, .half = out->dim / 2, .offset = out->offset};
+    const void *ptr[PD_LINCOMB_MAX_TERMS];
+    for (int k = 0; k < n; k++) {
+        PD_TRY(check_compatible(ctx, out, v[k], "pd_state_lincomb_pairs"));
+        for (int j = 0; j < 4; j++) a.c[k][j] = c[k][j];
+        ptr[k] = v[k]->data;
+    }
+    if (noise) {
+        for (int j = 0; j < 4; j++) a.l[j] = noise->l[j];
+        a.noisy = a.l[0] != 0.0 || a.l[1] != 0.0 || a.l[2] != 0.0 || a.l[3] != 0.0;
+        a.seed = noise->seed;
+        a.step = noise->step;
+        a.purpose = noise->purpose;
+    }
+    if (out->device == PD_DEVICE_CUDA) {
+#ifdef PD_HAVE_CUDA
+        return pd_cuda_lincomb_pairs(ctx, out->dtype, out->n_samples, out->data, ptr, &a);
+#else
+        return no_cuda(ctx);
+#endif
+    }
+    if (out->dtype == PD_F64) cpu_pairs_double(out->n_samples, out->data, (const double *const *)ptr, &a);
+    else cpu_pairs_float(out->n_samples, out->data, (const float *const *)ptr, &a);
     return PD_OK;
 }
 

@@ -25,6 +25,9 @@ pd_status pd_cuda_memcpy(pd_ctx *ctx, void *dst, const void *src, size_t bytes, 
 /* Element-wise kernels on device buffers of len elements of dtype. */
 pd_status pd_cuda_lincomb(pd_ctx *ctx, pd_dtype dtype, int64_t len, void *out, const void *const *v,
                           const pd_lincomb_args *a);
+/* pd_state_lincomb_pairs on rows samples of 2 * a->half elements. */
+pd_status pd_cuda_lincomb_pairs(pd_ctx *ctx, pd_dtype dtype, int64_t rows, void *out, const void *const *v,
+                                const pd_pairs_args *a);
 pd_status pd_cuda_convert(pd_ctx *ctx, int64_t len, void *dst, pd_dtype dt, const void *src, pd_dtype st);
 /* Reductions use a device scratch of PD_CUDA_SCRATCH_BYTES made once with the state. */
 #define PD_CUDA_SCRATCH_BYTES (1024 * sizeof(double))

@@ -84,6 +84,37 @@ extern "C" pd_status pd_cuda_lincomb(pd_ctx *ctx, pd_dtype dtype, int64_t len, v
     return PD_OK;
 }
 
+/* One thread per (sample, pair): both outputs from the inputs read first (out may alias an input). */
+template <typename T>
+static __global__ void pairs_kernel(int64_t rows, T *out, pd_ptrs<T> p, pd_pairs_args a)
+{
+    const int64_t total = rows * a.half, stride = (int64_t)blockDim.x * gridDim.x;
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < total; j += stride) {
+        const int64_t s = j / a.half, i = j - s * a.half;
+        double ox, om;
+        PD_PAIR_APPLY(T, &a, p.v, s, i, ox, om);
+        out[s * 2 * a.half + i] = (T)ox;
+        out[s * 2 * a.half + a.half + i] = (T)om;
+    }
+}
+
+template <typename T>
+static void launch_pairs(int64_t rows, void *out, const void *const *v, const pd_pairs_args *a)
+{
+    pd_ptrs<T> p = {};
+    for (int k = 0; k < a->n; k++) p.v[k] = (const T *)v[k];
+    pairs_kernel<T><<<grid_for(rows * a->half), PD_BLOCK>>>(rows, (T *)out, p, *a);
+}
+
+extern "C" pd_status pd_cuda_lincomb_pairs(pd_ctx *ctx, pd_dtype dtype, int64_t rows, void *out,
+                                           const void *const *v, const pd_pairs_args *a)
+{
+    if (dtype == PD_F64) launch_pairs<double>(rows, out, v, a);
+    else launch_pairs<float>(rows, out, v, a);
+    PD_CUDA_CHECK(ctx, cudaGetLastError());
+    return PD_OK;
+}
+
 template <typename D, typename S>
 static __global__ void convert_kernel(int64_t len, D *__restrict__ dst, const S *__restrict__ src)
 {

@@ -918,9 +918,24 @@ static pd_status check_schedule(pd_ctx *ctx, const pd_config *cfg)
                      "schedule %s, got %d",
                      cfg->schedule.train_steps, enum_name("schedule", "kind", cfg->schedule.kind),
                      cfg->sampler.steps);
+    if (cfg->schedule.kind == PD_SCHEDULE_PSLD && cfg->schedule.psld_gamma == cfg->schedule.psld_nu)
+        return vfail(ctx, cfg, "schedule", "psld_nu", "expected a value other than schedule.psld_gamma (%g)",
+                     cfg->schedule.psld_gamma);
+    if (cfg->schedule.kind == PD_SCHEDULE_LI) {
+        if (!(cfg->schedule.li_c0 > 0))
+            return vfail(ctx, cfg, "schedule", "li_c0", "the li schedule needs li_c0 > 0 (no default), got %g",
+                         cfg->schedule.li_c0);
+        if (!(cfg->schedule.li_c1 > 0))
+            return vfail(ctx, cfg, "schedule", "li_c1", "the li schedule needs li_c1 > 0 (no default), got %g",
+                         cfg->schedule.li_c1);
+        double r = cfg->schedule.li_c1 * log((double)cfg->schedule.train_steps) / cfg->schedule.train_steps;
+        if (!(r < 1))
+            return vfail(ctx, cfg, "schedule", "li_c1", "li_c1 log T / T = %g with T = train_steps = %d: expected < 1",
+                         r, cfg->schedule.train_steps);
+    }
     if (cfg->schedule.final == PD_FINAL_ALPHA0 && !pd_config_schedule_discrete(cfg->schedule.kind))
         return vfail(ctx, cfg, "schedule", "final",
-                     "alpha0 needs a discrete schedule (ddpm-linear, ddpm-cosine), "
+                     "alpha0 needs a discrete schedule (ddpm-linear, ddpm-cosine, li), "
                      "got schedule.kind %s",
                      enum_name("schedule", "kind", cfg->schedule.kind));
     return check_spacing(ctx, cfg);
@@ -1258,6 +1273,12 @@ pd_schedule_params pd_config_schedule_params(const pd_config *cfg)
         .sigma_min = cfg->schedule.sigma_min,
         .sigma_max = cfg->schedule.sigma_max,
         .rho = cfg->schedule.rho,
+        .li_c0 = cfg->schedule.li_c0,
+        .li_c1 = cfg->schedule.li_c1,
+        .psld_gamma = cfg->schedule.psld_gamma,
+        .psld_nu = cfg->schedule.psld_nu,
+        .psld_beta = cfg->schedule.psld_beta,
+        .psld_kappa = cfg->schedule.psld_kappa,
     };
     return p;
 }

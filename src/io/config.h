@@ -47,6 +47,8 @@ typedef struct pd_config {
         pd_schedule_kind kind;
         int train_steps;
         double beta_start, beta_end, beta_min, beta_max, t_min, t_max, sigma_min, sigma_max, rho;
+        double li_c0, li_c1;
+        double psld_gamma, psld_nu, psld_beta, psld_kappa;
         pd_final_kind final;
     } schedule;
     struct {
@@ -55,6 +57,7 @@ typedef struct pd_config {
         int steps;
         pd_spacing spacing;
         double eta;
+        double conj_lambda;
         pd_variance_kind variance;
         int lower_order_final;
         pd_start_kind start;
@@ -77,6 +80,8 @@ typedef struct pd_config {
     struct {
         pd_device_choice kind;
         pd_comm_choice comm;
+        int gpu;        /* -1: by node-local rank; k: GPU k of those each rank sees */
+        double timeout; /* seconds a rank waits on NCCL before it gives up */
     } device;
     struct {
         char *file;

@@ -17,7 +17,7 @@ _Static_assert(sizeof(pd_method) == sizeof(int), "enum size");
 
 /* Names of enum values, index = C enum value (config.h, schedule.h, state.h). */
 static const char *const model_kinds[] = {"gmm", "dataset", NULL};
-static const char *const schedule_kinds[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", NULL};
+static const char *const schedule_kinds[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", "li", "psld", NULL};
 static const char *const finals[] = {"alpha-one", "alpha0", NULL};
 static const char *const methods[] = {"serial", "parareal", NULL};
 static const char *const spacings[] = {"uniform",   "leading", "trailing", "linspace", "linspace-dpm",
@@ -66,14 +66,24 @@ static const pd_cfg_key schema[] = {
         .doc = "vp-linear: beta(t) at t = 0"),
     KEY(schedule, beta_max, DOUBLE, "20", .bounds = PD_CFG_GT, .lo = 0, .doc = "vp-linear: beta(t) at t = 1"),
     KEY(schedule, t_min, DOUBLE, "1e-3", .bounds = PD_CFG_OPEN_CLOSED, .lo = 0, .hi = 1,
-        .doc = "vp-linear: the run ends at t_min; < `t_max`"),
+        .doc = "vp-linear, psld: the run ends at t_min; < `t_max`"),
     KEY(schedule, t_max, DOUBLE, "1", .bounds = PD_CFG_OPEN_CLOSED, .lo = 0, .hi = 1,
-        .doc = "vp-linear: the run starts at t_max"),
+        .doc = "vp-linear, psld: the run starts at t_max"),
     KEY(schedule, sigma_min, DOUBLE, "0.002", .bounds = PD_CFG_GT, .lo = 0,
         .doc = "edm: smallest sigma; < `sigma_max`"),
     KEY(schedule, sigma_max, DOUBLE, "80", .bounds = PD_CFG_GT, .lo = 0,
         .doc = "edm: largest sigma (prior standard deviation)"),
     KEY(schedule, rho, DOUBLE, "7", .bounds = PD_CFG_GT, .lo = 0, .doc = "karras spacing exponent"),
+    KEY(schedule, li_c0, DOUBLE, "0", .bounds = PD_CFG_GE, .lo = 0,
+        .doc = "li: beta_1 = T^-c0 with T = `train_steps` (required > 0 for li; the paper gives no value)"),
+    KEY(schedule, li_c1, DOUBLE, "0", .bounds = PD_CFG_GE, .lo = 0,
+        .doc = "li: beta_{t+1} = (c1 log T/T) min(beta_1 (1 + c1 log T/T)^t, 1) (required > 0 for li)"),
+    KEY(schedule, psld_gamma, DOUBLE, "0.01", .bounds = PD_CFG_GT, .lo = 0,
+        .doc = "psld: Gamma (critically damped: 1/M = (Gamma - nu)^2 / 4)"),
+    KEY(schedule, psld_nu, DOUBLE, "4.01", .bounds = PD_CFG_GT, .lo = 0, .doc = "psld: nu (!= `psld_gamma`)"),
+    KEY(schedule, psld_beta, DOUBLE, "8", .bounds = PD_CFG_GT, .lo = 0, .doc = "psld: beta (constant in t)"),
+    KEY(schedule, psld_kappa, DOUBLE, "0.04", .bounds = PD_CFG_GT, .lo = 0,
+        .doc = "psld: m_0 ~ N(0, kappa M) (HSM); the prior is x ~ N(0, 1), m ~ N(0, M)"),
     KEY(schedule, final, ENUM, "alpha-one", .values = finals,
         .doc = "last grid point: `alpha-one` (clean, alpha = 1) or `alpha0` (timestep 0; ddpm-* only)"),
 
@@ -90,6 +100,8 @@ static const pd_cfg_key schema[] = {
         .doc = "ddim: 0 deterministic .. 1 = ddpm with small variance"),
     KEY(sampler, variance, ENUM, "small", .values = variances,
         .doc = "ddpm: `small` = posterior variance, `large` = beta"),
+    KEY(sampler, conj_lambda, DOUBLE, "0",
+        .doc = "conjugate-ddim: lambda of B_t = lambda I (0 = DDIM; tuned per step count)"),
     KEY(sampler, lower_order_final, BOOL, "true",
         .doc = "multistep solvers: first-order last step on short runs (< 15 steps)"),
     KEY(sampler, start, ENUM, "prior", .values = starts,
@@ -121,9 +133,17 @@ static const pd_cfg_key schema[] = {
 
     /* ----- device ----- */
     KEY(device, kind, ENUM, "auto", .values = device_kinds,
-        .doc = "where states and models live; the models are CPU-only so far: `auto` = cpu, `cuda` is refused"),
+        .doc = "where states and models live; `auto` = cuda when the build has CUDA and every rank sees a GPU, "
+               "else cpu"),
     KEY(device, comm, ENUM, "auto", .values = comms,
-        .doc = "transport between ranks; `auto` = nccl on cuda, else mpi"),
+        .doc = "transport between ranks; `auto` = nccl when states are on GPUs and no two ranks share a GPU, "
+               "else mpi (`mpi` may share GPUs; `nccl` needs one GPU per rank)"),
+    KEY(device, gpu, INT, "-1", .bounds = PD_CFG_GE, .lo = -1,
+        .doc = "cuda: GPU of each rank among those it sees; -1 = node-local rank modulo that number (with "
+               "one GPU per task from the launcher, e.g. CUDA_VISIBLE_DEVICES per rank, that one GPU)"),
+    KEY(device, timeout, DOUBLE, "600", .bounds = PD_CFG_GT, .lo = 0,
+        .doc = "nccl: seconds a rank waits on NCCL before it aborts the communicator and the run; a wait "
+               "can last as long as a neighbour's iteration, so keep it above that"),
 
     /* ----- output ----- */
     KEY(output, file, STRING, "pintdiff.h5", .allowed = "a file name ending in `.h5`",
@@ -168,6 +188,8 @@ static const unsigned spacing_allowed[] = {
     [PD_SCHEDULE_DDPM_COSINE] = SP_DISCRETE,
     [PD_SCHEDULE_VP_LINEAR] = SP(UNIFORM) | SP(QUADRATIC) | SP(LOGSNR) | SP(KARRAS),
     [PD_SCHEDULE_EDM] = SP(KARRAS),
+    [PD_SCHEDULE_LI] = SP_DISCRETE,
+    [PD_SCHEDULE_PSLD] = SP(UNIFORM) | SP(QUADRATIC) | SP(LOGSNR),
 };
 
 int pd_config_spacing_allowed(pd_schedule_kind k, pd_spacing sp)
@@ -179,5 +201,5 @@ int pd_config_spacing_allowed(pd_schedule_kind k, pd_spacing sp)
 
 int pd_config_schedule_discrete(pd_schedule_kind k)
 {
-    return k == PD_SCHEDULE_DDPM_LINEAR || k == PD_SCHEDULE_DDPM_COSINE;
+    return k == PD_SCHEDULE_DDPM_LINEAR || k == PD_SCHEDULE_DDPM_COSINE || k == PD_SCHEDULE_LI;
 }

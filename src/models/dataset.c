@@ -7,7 +7,11 @@
  * The expanded form loses about eps * (|x|^2 + alpha^2 |x_i|^2) absolutely, i.e. eps (|x|^2 +
  * alpha^2 |x_i|^2) / (2 sigma^2) in a logit: in double that is 6e-8 for d = 3072, |x|^2 ~ 1000 at
  * sigma = 0.002 (EDM's smallest), harmless; in float32 it would not be (§2.3), hence double
- * throughout; float32 states are converted per element. */
+ * throughout; float32 states are converted per element.
+ *
+ * The logit and softmax element math is models/dataset_elem.h, shared with the CUDA path
+ * (cuda/dataset.cu: cuBLAS for the two products, a kernel for the softmax): CUDA states go there, with
+ * the rows copied to the GPU at the first such eval. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,8 +19,12 @@
 
 #include <cblas.h>
 
+#include "models/dataset_elem.h"
 #include "models/model_impl.h"
 #include "pintdiff/rng.h"
+#ifdef PD_HAVE_CUDA
+#include "cuda/cuda_models.h"
+#endif
 
 #define PD_LOG_2PI 1.8378770664093454836
 /* Largest workspace one eval uses; bigger batches are processed in chunks of this size. */
@@ -29,10 +37,12 @@ typedef struct pd_dataset {
     double *rnorm2; /* [M] |x_i|^2 */
     /* workspace for chunks of up to `cap` samples (reserve; grown once by a bigger eval) */
     int64_t cap;
-    int64_t cap_max; /* PD_DATASET_WS_MAX_BYTES worth of samples, >= 1 */
-    double *wk;      /* [cap, M]: X R^T, then logits, then weights */
-    double *xb;      /* [cap, d]: the chunk in double (float32 input), then x0_hat (float32 out) */
-    double *xn2;     /* [cap]: |x|^2, then log-sum-exp of the logits */
+    int64_t cap_max;  /* PD_DATASET_WS_MAX_BYTES worth of samples, >= 1 */
+    double *wk;       /* [cap, M]: X R^T, then logits, then weights */
+    double *xb;       /* [cap, d]: the chunk in double (float32 input), then x0_hat (float32 out) */
+    double *xn2;      /* [cap]: |x|^2, then log-sum-exp of the logits */
+    int64_t reserved; /* the largest batch announced by reserve: sizes the device workspace */
+    struct pd_cuda_dataset *dev; /* device copy and workspace, made at the first eval on CUDA states */
 } pd_dataset;
 
 static void pd_dataset_free(pd_dataset *ds)
@@ -43,6 +53,9 @@ static void pd_dataset_free(pd_dataset *ds)
     free(ds->wk);
     free(ds->xb);
     free(ds->xn2);
+#ifdef PD_HAVE_CUDA
+    pd_cuda_dataset_destroy(&ds->dev);
+#endif
     free(ds);
 }
 
@@ -79,9 +92,16 @@ static pd_status pd_dataset_grow(pd_dataset *ds, pd_ctx *ctx, int64_t n)
     return PD_OK;
 }
 
+/* Grows the CPU workspace, and the device one when the model has run on a GPU already (else the first
+ * eval there makes it this big). */
 static pd_status pd_dataset_reserve(void *self, pd_ctx *ctx, int64_t n)
 {
-    return pd_dataset_grow((pd_dataset *)self, ctx, n);
+    pd_dataset *ds = self;
+    if (n > ds->reserved) ds->reserved = n;
+#ifdef PD_HAVE_CUDA
+    if (ds->dev) PD_TRY(pd_cuda_dataset_reserve(ctx, ds->dev, n));
+#endif
+    return pd_dataset_grow(ds, ctx, n);
 }
 
 static pd_status pd_dataset_check_point(pd_ctx *ctx, const pd_grid_point *p)
@@ -127,17 +147,16 @@ static void pd_dataset_weights(pd_dataset *ds, const double *X, int64_t s0, int6
                 (int)d, 0.0, ds->wk, (int)M);
     for (int64_t s = 0; s < nb; s++) {
         const pd_grid_point *p = &pts.p[(s0 + s) / pts.rows];
-        const double alpha = p->alpha, inv2s2 = 0.5 / (p->sigma * p->sigma);
+        const double alpha = p->alpha, inv2s2 = pd_dataset_inv2s2(p->sigma);
         double *w = ds->wk + s * M;
         const double xn2 = ds->xn2[s];
         double lmax = -INFINITY, sum = 0;
         for (int64_t i = 0; i < M; i++) {
-            double d2 = xn2 - 2.0 * alpha * w[i] + alpha * alpha * ds->rnorm2[i];
-            w[i] = -(d2 > 0 ? d2 : 0) * inv2s2;
+            w[i] = pd_dataset_logit(xn2, w[i], ds->rnorm2[i], alpha, inv2s2);
             if (w[i] > lmax) lmax = w[i];
         }
         for (int64_t i = 0; i < M; i++) {
-            w[i] = exp(w[i] - lmax);
+            w[i] = pd_dataset_resp(w[i], lmax);
             sum += w[i];
         }
         for (int64_t i = 0; i < M; i++)
@@ -146,15 +165,35 @@ static void pd_dataset_weights(pd_dataset *ds, const double *X, int64_t s0, int6
     }
 }
 
+#ifdef PD_HAVE_CUDA
+/* The same on CUDA states: the device copy is made at the first call, then reused. */
+static pd_status pd_dataset_eval_cuda(pd_dataset *ds, pd_ctx *ctx, const pd_state *x, int n_groups,
+                                      const pd_grid_point *p, pd_state *out)
+{
+    const int64_t n = pd_state_n_samples(x);
+    if (!ds->dev)
+        PD_TRY(pd_cuda_dataset_create(ctx, ds->n_rows, ds->dim, ds->rows, ds->rnorm2, ds->cap_max, &ds->dev));
+    /* a no-op in steady state; at the first call, room for what reserve announced */
+    PD_TRY(pd_cuda_dataset_reserve(ctx, ds->dev, n > ds->reserved ? n : ds->reserved));
+    return pd_cuda_dataset_eval(ctx, ds->dev, n, pd_state_dtype(x), pd_state_cdata(x), n_groups, p,
+                                pd_state_dtype(out), pd_state_data(out));
+}
+#endif
+
 /* All groups share one X R^T product per chunk: only the logits depend on the group's point. */
-static pd_status pd_dataset_eval(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *p,
-                                 pd_state *out)
+static pd_status pd_dataset_eval(void *self, pd_ctx *ctx, const pd_state *x, int n_groups,
+                                 const pd_grid_point *p, pd_state *out)
 {
     pd_dataset *ds = self;
     const int64_t n = pd_state_n_samples(x), M = ds->n_rows, d = ds->dim;
     const pd_dataset_points pts = {.p = p, .rows = n / n_groups};
-    PD_TRY(pd_model_check_cpu(ctx, "dataset", x, out));
-    for (int i = 0; i < n_groups; i++) PD_TRY(pd_dataset_check_point(ctx, &p[i]));
+    pd_device_kind dev;
+    PD_TRY(pd_model_check_devices(ctx, "dataset", x, out, &dev));
+    for (int i = 0; i < n_groups; i++)
+        PD_TRY(pd_dataset_check_point(ctx, &p[i]));
+#ifdef PD_HAVE_CUDA
+    if (dev == PD_DEVICE_CUDA) return pd_dataset_eval_cuda(ds, ctx, x, n_groups, p, out);
+#endif
     PD_TRY(pd_dataset_grow(ds, ctx, n));
     for (int64_t s0 = 0; s0 < n; s0 += ds->cap) {
         const int64_t nb = n - s0 < ds->cap ? n - s0 : ds->cap;
@@ -178,14 +217,16 @@ static pd_status pd_dataset_log_density(void *self, pd_ctx *ctx, const pd_state 
     pd_dataset *ds = self;
     const int64_t n = pd_state_n_samples(x);
     double c;
-    PD_TRY(pd_model_check_cpu(ctx, "dataset", x, NULL));
+    if (pd_state_device(x) != PD_DEVICE_CPU)
+        return pd_model_log_density_staged(ctx, self, pd_dataset_log_density, x, p, out);
     PD_TRY(pd_dataset_check_point(ctx, p));
     PD_TRY(pd_dataset_grow(ds, ctx, n));
     /* log p = lse_i(logit_i) - log M - d/2 log(2 pi sigma^2) */
     c = -log((double)ds->n_rows) - 0.5 * (double)ds->dim * (PD_LOG_2PI + 2.0 * log(p->sigma));
     for (int64_t s0 = 0; s0 < n; s0 += ds->cap) {
         const int64_t nb = n - s0 < ds->cap ? n - s0 : ds->cap;
-        pd_dataset_weights(ds, pd_dataset_chunk(ds, x, s0, nb), s0, nb, (pd_dataset_points){.p = p, .rows = n});
+        pd_dataset_weights(ds, pd_dataset_chunk(ds, x, s0, nb), s0, nb,
+                           (pd_dataset_points){.p = p, .rows = n});
         for (int64_t s = 0; s < nb; s++)
             out[s0 + s] = ds->xn2[s] + c;
     }
@@ -199,7 +240,8 @@ static pd_status pd_dataset_sample_exact(void *self, pd_ctx *ctx, uint64_t seed,
 {
     pd_dataset *ds = self;
     const int64_t n = pd_state_n_samples(out), off = pd_state_offset(out);
-    PD_TRY(pd_model_check_cpu(ctx, "dataset", out, NULL));
+    if (pd_state_device(out) != PD_DEVICE_CPU)
+        return pd_model_sample_exact_staged(ctx, self, pd_dataset_sample_exact, seed, out);
     for (int64_t s = 0; s < n; s++) {
         const uint32_t u = pd_rng_u32(seed, (uint32_t)(off + s), 0, PD_RNG_EXACT_K, 0);
         const int64_t row = (int64_t)(((uint64_t)u * (uint64_t)ds->n_rows) >> 32);

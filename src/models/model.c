@@ -7,9 +7,56 @@ pd_status pd_model_check_cpu(pd_ctx *ctx, const char *name, const pd_state *x, c
 {
     if (pd_state_device(x) != PD_DEVICE_CPU || (out && pd_state_device(out) != PD_DEVICE_CPU))
         PD_FAIL(
-            ctx, PD_ERR_INPUT, "model %s runs on CPU only for now (got a %s state)", name,
+            ctx, PD_ERR_INPUT, "model %s: this operation runs on CPU states only (got a %s state)", name,
             pd_device_name(pd_state_device(x) != PD_DEVICE_CPU ? pd_state_device(x) : pd_state_device(out)));
     return PD_OK;
+}
+
+pd_status pd_model_check_devices(pd_ctx *ctx, const char *name, const pd_state *x, const pd_state *out,
+                                 pd_device_kind *dev)
+{
+    const pd_device_kind dx = pd_state_device(x);
+    if (out && pd_state_device(out) != dx)
+        PD_FAIL(ctx, PD_ERR_INPUT, "model %s: input state on %s, output state on %s: expected one device",
+                name, pd_device_name(dx), pd_device_name(pd_state_device(out)));
+#ifndef PD_HAVE_CUDA
+    if (dx != PD_DEVICE_CPU)
+        PD_FAIL(ctx, PD_ERR_INPUT,
+                "model %s: got a %s state, but this pintdiff was built without the CUDA backend "
+                "(PINTDIFF_CUDA=OFF)",
+                name, pd_device_name(dx));
+#endif
+    *dev = dx;
+    return PD_OK;
+}
+
+pd_status pd_model_sample_exact_staged(pd_ctx *ctx, void *self,
+                                       pd_status (*cpu)(void *, pd_ctx *, uint64_t, pd_state *),
+                                       uint64_t seed, pd_state *out)
+{
+    pd_state *h = NULL;
+    pd_status st;
+    PD_TRY(pd_state_create(ctx, pd_state_dtype(out), PD_DEVICE_CPU, pd_state_n_samples(out),
+                           pd_state_dim(out), pd_state_offset(out), &h));
+    st = cpu(self, ctx, seed, h);
+    if (st == PD_OK) st = pd_state_copy(ctx, out, h);
+    pd_state_destroy(&h);
+    return st;
+}
+
+pd_status pd_model_log_density_staged(pd_ctx *ctx, void *self,
+                                      pd_status (*cpu)(void *, pd_ctx *, const pd_state *,
+                                                       const pd_grid_point *, double *),
+                                      const pd_state *x, const pd_grid_point *p, double *out)
+{
+    pd_state *h = NULL;
+    pd_status st;
+    PD_TRY(pd_state_create(ctx, pd_state_dtype(x), PD_DEVICE_CPU, pd_state_n_samples(x), pd_state_dim(x),
+                           pd_state_offset(x), &h));
+    st = pd_state_copy(ctx, h, x);
+    if (st == PD_OK) st = cpu(self, ctx, h, p, out);
+    pd_state_destroy(&h);
+    return st;
 }
 
 pd_status pd_model_shape_dim(pd_ctx *ctx, const char *name, int ndim, const int64_t *shape, int64_t *dim)
@@ -105,6 +152,10 @@ int pd_model_has_exact(const pd_model *m)
 int pd_model_has_log_density(const pd_model *m)
 {
     return m->ops->log_density != NULL;
+}
+int pd_model_is_augmented(const pd_model *m)
+{
+    return m->ops->augmented;
 }
 int64_t pd_model_nfe(const pd_model *m)
 {

@@ -59,8 +59,23 @@ static inline void pd_model_row_set(pd_state *x, int64_t s, int64_t dim, const d
  * entry is >= 1. */
 pd_status pd_model_shape_dim(pd_ctx *ctx, const char *name, int ndim, const int64_t *shape, int64_t *dim);
 
-/* PD_ERR_INPUT unless x (and out, when not NULL) live in CPU memory: the built-in models have no
- * device code yet. */
+/* PD_ERR_INPUT unless x (and out, when not NULL) live in CPU memory: for entries without device code. */
 pd_status pd_model_check_cpu(pd_ctx *ctx, const char *name, const pd_state *x, const pd_state *out);
+
+/* *dev = the device of x and out (out may be NULL). PD_ERR_INPUT when they differ, or for CUDA states
+ * in a build without the CUDA backend (then a caller can rely on *dev being PD_DEVICE_CPU). */
+pd_status pd_model_check_devices(pd_ctx *ctx, const char *name, const pd_state *x, const pd_state *out,
+                                 pd_device_kind *dev);
+
+/* The optional entries of a model with a CPU implementation only, for states elsewhere: `cpu` runs on a
+ * CPU copy (same dtype, shape, offset) and the result is copied back. Host round trips and an
+ * allocation per call: for metrics and tests, not for per-step work. */
+pd_status pd_model_sample_exact_staged(pd_ctx *ctx, void *self,
+                                       pd_status (*cpu)(void *, pd_ctx *, uint64_t, pd_state *),
+                                       uint64_t seed, pd_state *out);
+pd_status pd_model_log_density_staged(pd_ctx *ctx, void *self,
+                                      pd_status (*cpu)(void *, pd_ctx *, const pd_state *,
+                                                       const pd_grid_point *, double *),
+                                      const pd_state *x, const pd_grid_point *p, double *out);
 
 #endif

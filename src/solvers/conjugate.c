@@ -56,6 +56,42 @@ pd_affine_coef pd_conjugate_ddim_affine(const pd_solver *s, const pd_grid *g, in
                             .cz = 0.0};
 }
 
+/* conjugate-2: the trapezoidal rule in the conjugate variable (pintdiff's construction, [D]; docs/INTEGRATORS.md
+ * §2.3): predictor z* = lambda-DDIM, corrector
+ *   z^_{n+1} = z^_n + lambda dtau/2 (z^_n + z^*) + dPhi/2 (eps_hat_n + eps_hat(x*, t_{n+1})),
+ * second order in both the B-term (trapezoid in tau) and the eps-term (trapezoid in Phi); lambda = 0 is Heun in
+ * rho = sigma/alpha (EDM Heun). 2 NFE per step, 1 on a step into sigma = 0 (the predictor is the result). A
+ * 1-NFE two-step version (ALGORITHMS.md §5.3) needs both z^_{n-1} and eps_{n-1} as history; the drivers carry
+ * one history state, so the two-stage form is the one offered. Scratch: x0_hat(x_n), x*, x0_hat(x*). */
+pd_status pd_conjugate2_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
+{
+    if (!pd_schedule_is_vp(pd_grid_schedule(g)))
+        PD_FAIL(ctx, PD_ERR_INPUT, "%s needs a VP schedule (ddpm-linear, ddpm-cosine, vp-linear, li), not %s",
+                s->entry->info.name, pd_schedule_kind_name(pd_schedule_get_params(pd_grid_schedule(g))->kind));
+    pd_affine_coef k = pd_conjugate_ddim_affine(s, g, l->n);
+    if (l->p1->sigma == 0.0) {
+        l->done = 1;
+        return pd_solver_apply_affine(ctx, s, g, l->n, ws, k, l->x, l->x, l->s[0]);
+    }
+    l->at = *l->p1;
+    return pd_solver_apply_affine(ctx, s, g, l->n, ws, k, l->s[1], l->x, l->s[0]);
+}
+
+pd_status pd_conjugate2_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
+{
+    (void)ws;
+    const pd_schedule *sc = pd_grid_schedule(g);
+    const pd_grid_point *p0 = l->p0, *p1 = l->p1;
+    const double lam = s->params.conj_lambda, tau0 = conj_tau(sc, p0->t), tau1 = conj_tau(sc, p1->t);
+    const double rho0 = p0->sigma / p0->alpha, rho1 = p1->sigma / p1->alpha;
+    const double dphi = lam == 0.0 ? rho1 - rho0 : conj_dphi(sc, lam, rho0, rho1), half_bt = 0.5 * lam * (tau1 - tau0);
+    const double back = p1->alpha * exp(-lam * tau1), a0 = exp(lam * tau0) / p0->alpha, a1 = exp(lam * tau1) / p1->alpha;
+    const double c[4] = {back * ((1.0 + half_bt) * a0 + 0.5 * dphi / p0->sigma), -back * 0.5 * dphi * p0->alpha / p0->sigma,
+                         back * (half_bt * a1 + 0.5 * dphi / p1->sigma), -back * 0.5 * dphi * p1->alpha / p1->sigma};
+    const pd_state *v[4] = {l->x, l->s[0], l->s[1], l->s[2]};
+    return pd_state_lincomb(ctx, l->x, 4, c, v, NULL);
+}
+
 pd_status pd_conjugate_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     if (!pd_schedule_is_vp(pd_grid_schedule(g)))

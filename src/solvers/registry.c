@@ -13,51 +13,77 @@ static const pd_solver_entry pd_solvers[] = {
      * stages {in, out, update}, coef (affine rows) */
     {{"ddpm",          1,    1,  1,    0,
       "DDPM ancestral (ALGORITHMS.md §3.1): posterior mean plus fixed_small (default) or fixed_large "
-      "noise; no noise on a step into sigma = 0; weak order 1"},
+      "noise; no noise on a step into sigma = 0; weak order 1", 0},
      1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_ddpm_affine},
     {{"ddim",          1,    1,  0,    0,
-      "DDIM (§3.2): eta = 0 deterministic (= DPM-Solver-1 = EDM Euler), eta = 1 = DDPM fixed_small"},
+      "DDIM (§3.2): eta = 0 deterministic (= DPM-Solver-1 = EDM Euler), eta = 1 = DDPM fixed_small", 0},
      1, 1, 1, NULL, {{-1, 0, pd_affine_update}}, pd_ddim_affine},
     {{"euler",         1,    1,  0,    0,
-      "Euler on the EDM PF-ODE in x~ = x/alpha, sigma~ = sigma/alpha (§3.3, no churn)"},
+      "Euler on the EDM PF-ODE in x~ = x/alpha, sigma~ = sigma/alpha (§3.3, no churn)", 0},
      1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_euler_affine},
     {{"heun",          2,    2,  0,    0,
       "Heun on the EDM PF-ODE (§3.3, no churn); a step into sigma = 0 is one Euler step (1 NFE), "
-      "so 2N - 1 NFE then"},
+      "so 2N - 1 NFE then", 0},
      3, 0, 2, NULL, {{-1, 0, pd_heun_stage1}, {1, 2, pd_heun_stage2}}, NULL},
     {{"dpm-solver-2",  2,    2,  0,    0,
       "DPM-Solver-2, single step, midpoint in lambda, noise prediction (§3.4); a step into "
-      "sigma = 0 is one DDIM step (1 NFE)"},
+      "sigma = 0 is one DDIM step (1 NFE)", 0},
      3, 0, 2, NULL, {{-1, 0, pd_dpm2_stage1}, {1, 2, pd_dpm2_stage2}}, NULL},
     {{"dpmpp-2m",      2,    1,  0,    1,
       "DPM-Solver++(2M), data prediction (§3.5): first step first order, x0_hat into sigma = 0, "
-      "first-order last step when lower_order_final and the grid has < 15 steps"},
+      "first-order last step when lower_order_final and the grid has < 15 steps", 0},
      1, 0, 1, NULL, {{-1, 0, pd_dpmpp2m_update}}, NULL},
     {{"conjugate-ddim", 1,   1,  0,    0,
       "lambda-DDIM, the conjugate integrator with B_t = lambda I on a VP schedule (§5.2; "
-      "conj_lambda = 0 is DDIM)"},
+      "conj_lambda = 0 is DDIM)", 0},
      1, 0, 1, NULL, {{-1, 0, pd_conjugate_update}}, pd_conjugate_ddim_affine},
+    {{"conjugate-2",   2,    2,  0,    0,
+      "trapezoidal conjugate integrator (pintdiff's construction): lambda-DDIM predictor, trapezoid in the "
+      "conjugate variable; conj_lambda = 0 is Heun in sigma/alpha; a step into sigma = 0 is the predictor (1 NFE)", 0},
+     3, 0, 2, NULL, {{-1, 0, pd_conjugate2_stage1}, {1, 2, pd_conjugate2_stage2}}, NULL},
     {{"li-ddim",       1,    1,  0,    0,
       "the DDIM-type probability-flow sampler the accelerated analysis starts from (§4): "
-      "(Y + (b/2) score)/sqrt(a); first order, much less accurate than ddim at few steps"},
+      "(Y + (b/2) score)/sqrt(a); first order, much less accurate than ddim at few steps", 0},
      1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_li_ddim_affine},
     {{"li-ddpm",       1,    1,  1,    0,
-      "the DDPM-type sampler of the accelerated analysis (§4): (Y + b score + sqrt(b) z)/sqrt(a)"},
+      "the DDPM-type sampler of the accelerated analysis (§4): (Y + b score + sqrt(b) z)/sqrt(a)", 0},
      1, 0, 1, NULL, {{-1, 0, pd_affine_update}}, pd_li_ddpm_affine},
     {{"accel-ddim",    2,    1,  0,    1,
       "accelerated deterministic sampler (Li et al. 2024, authors' code): DDIM plus C_n (eps_{n-1} - eps_n), "
-      "eps interpolated linearly in alpha_bar; first step DDIM; VP schedules"},
+      "eps interpolated linearly in alpha_bar; first step DDIM; VP schedules", 0},
      2, 0, 1, NULL, {{-1, 0, pd_accel_ddim_update}}, NULL},
     {{"accel-ddpm",    1,    1,  1,    0,
       "accelerated stochastic sampler (Li et al. 2024): half the noise, score at the half-noised point, "
-      "the other half after; two noise vectors per step"},
+      "the other half after; two noise vectors per step", 0},
      1, 0, 1, pd_accel_ddpm_prepare, {{-1, 0, pd_accel_ddpm_update}}, NULL},
+    /* PSLD (schedule.kind psld, augmented state (x, m), the model gives the score): §6.5 */
+    {{"psld-em",       1,    1,  1,    0,
+      "PSLD Euler-Maruyama on the reverse SDE (mandt-lab/PSLD em_sde; no final denoising step)", 1},
+     1, 0, 1, NULL, {{-1, 0, pd_psld_em_update}}, NULL},
+    {{"psld-ode-euler", 1,   1,  0,    0, "PSLD Euler on the probability-flow ODE", 1},
+     1, 0, 1, NULL, {{-1, 0, pd_psld_ode_update}}, NULL},
+    {{"psld-sscs",     1,    1,  1,    0,
+      "PSLD symmetric splitting (mandt-lab/PSLD sscs_sde): exact OU over h/2, score Euler over h, OU h/2", 1},
+     1, 0, 1, pd_psld_sscs_prepare, {{-1, 0, pd_psld_sscs_update}}, NULL},
+    {{"psld-nvv",      2,    3,  0,    0,
+      "PSLD naive velocity-Verlet on the PF-ODE, B(h/2) A(h) B(h/2), a score per sub-step (pintdiff's definition)", 1},
+     3, 0, 3, NULL, {{-1, 0, pd_psld_nvv_stage1}, {1, 2, pd_psld_nvv_stage2}, {1, 0, pd_psld_nvv_stage3}}, NULL},
+    {{"psld-rvv",      1,    1,  0,    0,
+      "PSLD reduced velocity-Verlet: the naive scheme with one score per step (pintdiff's definition)", 1},
+     1, 0, 1, NULL, {{-1, 0, pd_psld_rvv_update}}, NULL},
+    {{"psld-noba",     1,    2,  1,    0,
+      "PSLD naive OBA splitting of the reverse SDE, s_x re-evaluated after O and B (pintdiff's definition)", 1},
+     3, 0, 2, NULL, {{-1, 0, pd_psld_noba_stage1}, {1, 2, pd_psld_noba_stage2}}, NULL},
+    {{"psld-roba",     1,    1,  1,    0,
+      "PSLD reduced OBA splitting: one score per step (pintdiff's definition)", 1},
+     1, 0, 1, NULL, {{-1, 0, pd_psld_roba_update}}, NULL},
 };
 
 #define PD_N_SOLVERS ((int)(sizeof pd_solvers / sizeof pd_solvers[0]))
 
 /* Kept equal to the table by test_solvers_registry (it compares it with the rows). */
-static const char pd_solver_name_list[] = "ddpm, ddim, euler, heun, dpm-solver-2, dpmpp-2m, conjugate-ddim, li-ddim, li-ddpm, accel-ddim, accel-ddpm";
+static const char pd_solver_name_list[] = "ddpm, ddim, euler, heun, dpm-solver-2, dpmpp-2m, conjugate-ddim, conjugate-2, li-ddim, li-ddpm, accel-ddim, accel-ddpm, "
+                                          "psld-em, psld-ode-euler, psld-sscs, psld-nvv, psld-rvv, psld-noba, psld-roba";
 
 int pd_solver_count(void) { return PD_N_SOLVERS; }
 
@@ -124,6 +150,8 @@ void pd_solver_destroy(pd_solver **s)
 }
 
 const pd_solver_info *pd_solver_get_info(const pd_solver *s) { return &s->entry->info; }
+
+int pd_solver_is_affine(const pd_solver *s) { return s->entry->coef != NULL; }
 
 int pd_solver_is_stochastic(const pd_solver *s)
 {

@@ -13,7 +13,7 @@
 #include "pintdiff/solver.h"
 
 #define PD_SOLVER_MAX_SCRATCH 3
-#define PD_SOLVER_MAX_STAGES 2
+#define PD_SOLVER_MAX_STAGES 3
 
 /* One group of trajectories within a step. A call may advance several groups at once, each at its own
  * grid step (a rank advancing its Parareal blocks together); a stage function sees one group only. */
@@ -109,9 +109,23 @@ pd_affine_coef pd_li_ddpm_affine(const pd_solver *s, const pd_grid *g, int n);
 pd_status pd_affine_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 /* conjugate-ddim: the affine update after a check that the grid's schedule is VP */
 pd_status pd_conjugate_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_conjugate2_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_conjugate2_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_accel_ddpm_prepare(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_accel_ddpm_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_accel_ddim_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+/* psld samplers (psld.c) */
+pd_status pd_psld_em_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_ode_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_sscs_prepare(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_sscs_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_rvv_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_nvv_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_nvv_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_nvv_stage3(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_roba_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_noba_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
+pd_status pd_psld_noba_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_heun_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_heun_stage2(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);
 pd_status pd_dpm2_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws);

@@ -21,6 +21,10 @@ static pd_status check_state(pd_ctx *ctx, const pd_solver *s, const pd_model *m,
                 pd_device_name(pd_state_device(x)), n_groups, (long long)ws->rows,
                 (long long)pd_state_dim(like), pd_dtype_name(pd_state_dtype(like)),
                 pd_device_name(pd_state_device(like)));
+    if (pd_model_is_augmented(m) != s->entry->info.augmented)
+        PD_FAIL(ctx, PD_ERR_INPUT, "%s: %s", name,
+                s->entry->info.augmented ? "needs an augmented (psld) model and schedule"
+                                    : "cannot run on an augmented (psld) model: use a psld-* sampler");
     if (pd_model_dim(m) != pd_state_dim(x))
         PD_FAIL(ctx, PD_ERR_INPUT, "%s: model %s has dim %lld, the state %lld", name,
                 pd_model_name(m), (long long)pd_model_dim(m), (long long)pd_state_dim(x));

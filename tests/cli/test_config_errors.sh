@@ -35,7 +35,7 @@ expect_exit 2 "check: spacing repeats timesteps" -- "$PINTDIFF" check configs/de
 expect_output "repeats timestep" "check: repeated timestep named"
 expect_exit 2 "check: missing model file" -- "$PINTDIFF" check configs/default.yaml --set model.file=nope.h5
 expect_output "model.file: cannot read nope.h5" "check: model.file named"
-expect_exit 2 "check: nccl" -- "$PINTDIFF" check configs/default.yaml --set device.comm=nccl
+expect_exit 2 "check: nccl (GPUs hidden)" -- env CUDA_VISIBLE_DEVICES= "$PINTDIFF" check configs/default.yaml --set device.comm=nccl
 expect_output "device.comm: nccl" "check: device.comm named"
 mkdir -p "$tmp/adir.h5"
 expect_exit 2 "output.file is a directory" -- "$PINTDIFF" run configs/default.yaml --set output.file="$tmp/adir.h5"

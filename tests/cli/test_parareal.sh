@@ -84,6 +84,11 @@ for cn in start aggregate; do
     --set output.file="$tmp/cnx_$cn.h5"
   expect_exit 0 "coarse_noise $cn: bitwise after B iterations" -- h5diff "$tmp/s_ddpm.h5" "$tmp/cnx_$cn.h5" /samples
 done
+# aggregation needs solvers whose noise is one affine term (accel-ddpm draws two half noises)
+expect_exit 2 "aggregate with a non-affine fine solver refused" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${base[@]}" "${par[@]}" \
+  --set sampler.fine=accel-ddpm --set sampler.coarse=ddpm --set sampler.coarse_noise=aggregate --set output.file="$tmp/agg.h5"
+expect_output "aggregate needs one-step affine fine and coarse solvers" "the message says which solvers qualify"
+expect_no_file "$tmp/agg.h5" "no result file"
 r1() { h5dump -d /convergence/residual -w 0 "$1" | grep -oE '\(0,0\): .*' | sed 's/(0,0): //' | tr ',' '\n' | sort -g | tail -1; }
 a=$(r1 "$tmp/cn_aggregate.h5"); b=$(r1 "$tmp/cn_start.h5")
 awk -v a="$a" -v b="$b" 'BEGIN{exit !(a < b)}' && pass "aggregated noise: first residual $a < $b" \

@@ -454,7 +454,7 @@ static int test_bad_load(void)
     f += bad_text(
         "x.yaml", "sampler:\n  steps: 10\n  bogus: 1\n",
         "x.yaml:3: sampler.bogus: unknown key (known in sampler: method, solver, steps, spacing, eta, "
-        "variance, lower_order_final, start, fine, coarse, coarse_steps, coarse_noise, blocks, window, tol, max_iters, "
+        "variance, conj_lambda, lower_order_final, start, fine, coarse, coarse_steps, coarse_noise, blocks, window, tol, max_iters, "
         "pipeline)");
     f +=
         bad_text("x.yaml", "batch:\n  seed: 1\nbogus:\n  a: 1\n",
@@ -499,7 +499,7 @@ static int test_bad_load(void)
                   "x.yaml:2: schedule.sigma_max: expected a positive number, got \"\"");
     f += bad_text(
         "x.yaml", "\nschedule:\n  kind: linear\n",
-        "x.yaml:3: schedule.kind: expected one of ddpm-linear, ddpm-cosine, vp-linear, edm, got \"linear\"");
+        "x.yaml:3: schedule.kind: expected one of ddpm-linear, ddpm-cosine, vp-linear, edm, li, psld, got \"linear\"");
     f += bad_text("x.yaml", "batch:\n  dtype: Float32\n",
                   "x.yaml:2: batch.dtype: expected one of float32, float64, got \"Float32\"");
     f += bad_text(
@@ -572,7 +572,7 @@ static int test_bad_set(void)
     f += bad_set("steps=5", "--set steps: expected section.key=value");
     f += bad_set("sampler.bogus=1",
                  "--set sampler.bogus: unknown key (known in sampler: method, solver, steps, spacing, "
-                 "eta, variance, lower_order_final, start, fine, coarse, coarse_steps, coarse_noise, blocks, window, tol, "
+                 "eta, variance, conj_lambda, lower_order_final, start, fine, coarse, coarse_steps, coarse_noise, blocks, window, tol, "
                  "max_iters, "
                  "pipeline)");
     f += bad_set("bogus.x=1",
@@ -582,7 +582,7 @@ static int test_bad_set(void)
     f += bad_set("sampler.steps=1e3", "--set sampler.steps: expected an integer in [1, 100000], got \"1e3\"");
     f += bad_set(
         "schedule.kind=linear",
-        "--set schedule.kind: expected one of ddpm-linear, ddpm-cosine, vp-linear, edm, got \"linear\"");
+        "--set schedule.kind: expected one of ddpm-linear, ddpm-cosine, vp-linear, edm, li, psld, got \"linear\"");
     f += bad_set("model.weights=[0.5, x]", "--set model.weights[1]: expected a positive number, got \"x\"");
     f += bad_set("sampler.tol=a: b", "--set sampler.tol: expected a positive number, got a mapping");
     pd_config c;
@@ -655,8 +655,12 @@ static int test_bad_validate(void)
                    "x.yaml:2: model.weights: inline GMM parameters need model.kind gmm");
     f += bad_valid(
         "schedule:\n  kind: edm\n  final: alpha0\nsampler:\n  spacing: karras\n", NULL,
-        "x.yaml:3: schedule.final: alpha0 needs a discrete schedule (ddpm-linear, ddpm-cosine), got "
+        "x.yaml:3: schedule.final: alpha0 needs a discrete schedule (ddpm-linear, ddpm-cosine, li), got "
         "schedule.kind edm");
+    f += bad_valid("schedule:\n  kind: li\n  li_c1: 4\n", NULL,
+                   "x.yaml: schedule.li_c0: the li schedule needs li_c0 > 0 (no default), got 0");
+    f += bad_valid("schedule:\n  kind: li\n  li_c0: 2\n  li_c1: 200\n", NULL,
+                   "x.yaml:4: schedule.li_c1: li_c1 log T / T = 1.38155 with T = train_steps = 1000: expected < 1");
     f += bad_valid("schedule:\n  beta_start: 0.5\n", NULL,
                    "x.yaml:2: schedule.beta_start: expected less than schedule.beta_end (0.02), got 0.5");
     f += bad_valid("schedule:\n  sigma_max: 0.001\n", "schedule.sigma_min=0.01",
@@ -697,7 +701,7 @@ static int test_bad_files(const char *dir)
         {"bad_type.yaml", ":5: sampler.steps: expected an integer in [1, 100000], got \"fifty\""},
         {"out_of_range.yaml", ":7: sampler.tol: expected a positive number, got \"-1\""},
         {"bad_enum.yaml",
-         ":3: schedule.kind: expected one of ddpm-linear, ddpm-cosine, vp-linear, edm, got \"linear\""},
+         ":3: schedule.kind: expected one of ddpm-linear, ddpm-cosine, vp-linear, edm, li, psld, got \"linear\""},
     };
     int f = 0;
     char path[1024];

@@ -1,6 +1,7 @@
 /* The data-set denoiser (ALGORITHMS.md §2.3, two dgemm calls) against a direct double loop without
  * BLAS at several sigma down to 1e-3, the nearest row at tiny sigma, float32 and float64 states,
- * batches beyond the reserved size, its log density, and exact samples (uniform rows). */
+ * batches beyond the reserved size, groups at different points in one call, its log density, and exact
+ * samples (uniform rows). */
 #include "model_test.h"
 
 static pd_ctx *ctx;
@@ -150,6 +151,39 @@ static int batches(pd_model *m)
     return fails;
 }
 
+/* Three groups at different points in one call = each group alone: the logits (models/dataset_elem.h)
+ * take each row's own point; the shared X R^T product may round differently with the batch size. */
+static int groups(pd_model *m)
+{
+    enum { R = 6, G = 3 };
+    const double sig[G] = {0.03, 0.3, 2.0};
+    pd_grid_point p[G];
+    double x[G * R * D], y[G * R * D], y1[R * D], worst = 0;
+    for (int g = 0; g < G; g++)
+        p[g] = mt_point(sig[g]);
+    for (int s = 0; s < G * R; s++)
+        for (int j = 0; j < D; j++)
+            x[s * D + j] = p[s / R].alpha * rows[(s * 5 % M) * D + j] +
+                           p[s / R].sigma * mt_normal(450, (uint64_t)(s * D + j));
+    pd_state *xs = mt_state(ctx, PD_F64, G * R, D, x), *os = mt_state(ctx, PD_F64, G * R, D, NULL);
+    pd_state *x1 = mt_state(ctx, PD_F64, R, D, NULL), *o1 = mt_state(ctx, PD_F64, R, D, NULL);
+    if (!xs || !os || !x1 || !o1) return 1;
+    PD_TEST_CHECK(ctx, pd_model_eval_groups(ctx, m, xs, G, p, os));
+    PD_TEST_CHECK(ctx, pd_state_read_f64(ctx, os, y));
+    for (int g = 0; g < G; g++) {
+        PD_TEST_CHECK(ctx, pd_state_write_f64(ctx, x1, x + g * R * D));
+        PD_TEST_CHECK(ctx, pd_model_eval(ctx, m, x1, &p[g], o1));
+        PD_TEST_CHECK(ctx, pd_state_read_f64(ctx, o1, y1));
+        for (int i = 0; i < R * D; i++)
+            worst = fmax(worst, fabs(y1[i] - y[g * R * D + i]));
+    }
+    pd_state_destroy(&xs);
+    pd_state_destroy(&os);
+    pd_state_destroy(&x1);
+    pd_state_destroy(&o1);
+    return pd_expect_le(worst, 1e-14, "3 groups at sigma 0.03, 0.3, 2 in one call = each group alone");
+}
+
 /* Score from x0_hat against central differences of the log density (§1.4). */
 static int score_vs_fd(pd_model *m)
 {
@@ -236,6 +270,7 @@ int main(void)
     fails += vs_direct(m, PD_F32);
     fails += tiny_sigma(m);
     fails += batches(m);
+    fails += groups(m);
     fails += score_vs_fd(m);
     fails += exact_samples(m);
     pd_model_destroy(&m);

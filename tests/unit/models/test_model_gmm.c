@@ -1,6 +1,7 @@
 /* The GMM's exact denoiser (ALGORITHMS.md §2.2): score and eps against central finite differences
  * of its own log density, the single-component closed form of §2.1, stability far from the data
- * and at tiny sigma, float32 states. */
+ * and at tiny sigma, float32 states; groups at different points, zero weights and the isotropic
+ * tables (the element math of models/gmm_elem.h, which the CUDA kernels share). */
 #include "model_test.h"
 
 static pd_ctx *ctx;
@@ -254,6 +255,73 @@ static int float32_states(void)
     return fails;
 }
 
+/* x0_hat of x [n, D] (dtype dt) in G groups at p into y; 0 on success. */
+static int eval_into(pd_model *m, pd_dtype dt, int n, const double *x, int G, const pd_grid_point *p,
+                     double *y)
+{
+    pd_state *xs = mt_state(ctx, dt, n, D, x), *os = mt_state(ctx, dt, n, D, NULL);
+    int bad = !xs || !os || pd_model_eval_groups(ctx, m, xs, G, p, os) != PD_OK ||
+              pd_state_read_f64(ctx, os, y) != PD_OK;
+    if (bad) fprintf(stderr, "FAIL: eval: %s\n", pd_ctx_message(ctx));
+    pd_state_destroy(&xs);
+    pd_state_destroy(&os);
+    return bad;
+}
+
+/* Three groups at different points in one call = three single-group calls, bit for bit (the tables are
+ * rebuilt for each group's point, rows keep their group); an extra zero-weight component changes
+ * nothing, bit for bit (its logit is -inf, its responsibility 0); isotropic variances (one table entry
+ * per component) = the same variances given per element (a [K, d] table). */
+static int groups_and_tables(int diag, pd_dtype dt)
+{
+    enum { R = 5, G = 3 };
+    const double sig[G] = {0.05, 0.5, 3.0};
+    const double w0[K + 1] = {0.5, 0.3, 0.2, 0.0},
+                        mu0[(K + 1) * D] = {1.0, -0.5, 0.2, -1.5, 1.0, 0.0, 0.3, 0.8, -1.2, 0.1, 0.1, 0.1};
+    double v0[(K + 1) * D], vexp[K * D], x[G * R * D], y[G * R * D], y1[R * D], yz[G * R * D];
+    pd_grid_point p[G];
+    pd_model *m = NULL, *mz = NULL, *me = NULL;
+    int fails = 0, split_bad = 0;
+    const double *var = diag ? var_diag : var_iso;
+    for (int g = 0; g < G; g++)
+        p[g] = mt_point(sig[g]);
+    for (int i = 0; i < G * R * D; i++)
+        x[i] = 1.5 * mt_normal(7, (uint64_t)i);
+    for (int j = 0; j < (K + 1) * D; j++)
+        v0[j] = j < (diag ? K * D : K) ? var[j] : 0.3;
+    PD_TEST_CHECK(ctx, pd_model_gmm_create(ctx, K, 1, shape, weights, means, var, diag, &m));
+    PD_TEST_CHECK(ctx, pd_model_gmm_create(ctx, K + 1, 1, shape, w0, mu0, v0, diag, &mz));
+    if (eval_into(m, dt, G * R, x, G, p, y)) return 1;
+    for (int g = 0; g < G; g++) {
+        if (eval_into(m, dt, R, x + g * R * D, 1, &p[g], y1)) return 1;
+        split_bad += memcmp(y1, y + g * R * D, sizeof y1) != 0;
+    }
+    if (eval_into(mz, dt, G * R, x, G, p, yz)) return 1;
+    char what[128];
+    snprintf(what, sizeof what, "%s, %s: 3 groups in one call = 3 single calls, bitwise",
+             diag ? "diagonal" : "isotropic", pd_dtype_name(dt));
+    fails += pd_expect_true(split_bad == 0, what);
+    snprintf(what, sizeof what, "%s, %s: a zero-weight component changes nothing, bitwise",
+             diag ? "diagonal" : "isotropic", pd_dtype_name(dt));
+    fails += pd_expect_true(memcmp(y, yz, sizeof y) == 0, what);
+    if (!diag && dt == PD_F64) {
+        double worst = 0;
+        for (int j = 0; j < K * D; j++)
+            vexp[j] = var_iso[j / D];
+        PD_TEST_CHECK(ctx, pd_model_gmm_create(ctx, K, 1, shape, weights, means, vexp, 1, &me));
+        if (eval_into(me, dt, G * R, x, G, p, yz)) return 1;
+        for (int i = 0; i < G * R * D; i++)
+            worst = fmax(worst, fabs(yz[i] - y[i]) / fmax(1.0, fabs(y[i])));
+        /* not bitwise: d log c against a sum of d logs */
+        fails +=
+            pd_expect_le(worst, 1e-14, "isotropic [K] tables = diagonal [K, d] tables with equal entries");
+        pd_model_destroy(&me);
+    }
+    pd_model_destroy(&m);
+    pd_model_destroy(&mz);
+    return fails;
+}
+
 int main(void)
 {
     int fails = 0;
@@ -265,6 +333,10 @@ int main(void)
     fails += far_and_tiny(0);
     fails += far_and_tiny(1);
     fails += float32_states();
+    fails += groups_and_tables(0, PD_F64);
+    fails += groups_and_tables(1, PD_F64);
+    fails += groups_and_tables(0, PD_F32);
+    fails += groups_and_tables(1, PD_F32);
     pd_ctx_destroy(&ctx);
     printf("%s: %d failure(s)\n", fails ? "FAILED" : "passed", fails);
     return fails != 0;

@@ -6,6 +6,9 @@
  *   the lambda where the leading error term of this target changes sign: its error is 6-9x below
  *   DDIM's and its observed order is still pre-asymptotic (0.67-0.94 over this range; asserted: the
  *   error falls with N and stays below DDIM's). A non-VP schedule is refused with a message.
+ * - conjugate-2 (trapezoid in the conjugate variable): order 2 within 0.25 for lambda in {0, 1, 2} on the
+ *   continuous grid (lambda = -1 is pre-asymptotic there: 1.3, 1.75, 1.9; on the discrete grid the last step
+ *   into sigma = 0 is the same first-order step for every N and sets a floor); lambda = 0 is EDM Heun to 1e-12.
  * - accel-ddim (1 NFE, multistep, authors' code form): error below DDIM's at every N and observed order
  *   >= 1.7 between N = 256 and 512 on the uniform-t vp-linear grid (pre-asymptotic below: the stiff end
  *   near t_min); li-ddim (the theory's DDIM-type baseline): order 1 within 0.2, error above DDIM's.
@@ -101,7 +104,20 @@ static int conjugate_checks(pd_ctx *ctx, int *fails)
             p.conj_lambda = lams[li];
             if (check_order(ctx, "conjugate-ddim", &p, &grids[gi], 1.0, 0.2, fails)) return 1;
         }
+        static const double lams2[] = {0.0, 1.0, 2.0};
+        for (size_t li = 0; gi == 0 && li < 3; li++) { /* the discrete grid's fixed last step into sigma = 0 is
+                                                        * first order and the same for every N: no order 2 there */
+            p.conj_lambda = lams2[li];
+            if (check_order(ctx, "conjugate-2", &p, &grids[gi], 2.0, 0.25, fails)) return 1;
+        }
         p.conj_lambda = 0.0;
+        double hh[S * DIM], cc[S * DIM], eh, ec, worst = 0;
+        if (flow_error(ctx, "heun", &p, &grids[gi], 20, &eh, hh) ||
+            flow_error(ctx, "conjugate-2", &p, &grids[gi], 20, &ec, cc))
+            return 1;
+        for (int i = 0; i < S * DIM; i++) worst = fmax(worst, fabs(hh[i] - cc[i]) / fmax(1.0, fabs(hh[i])));
+        snprintf(what, sizeof what, "conjugate-2 with conj_lambda = 0 == heun (%s): %.2e", grids[gi].label, worst);
+        *fails += pd_expect_le(worst, 1e-12, what);
         for (int N = 64; N <= 256; N *= 2) {
             double e_ddim, e_m1, e_m1_next;
             pd_solver_params q = pd_solver_default_params();

@@ -108,6 +108,7 @@ static int test_nfe(pd_ctx *ctx)
         int into_clean = pd_grid_at(g, N)->sigma == 0.0;
         for (int i = 0; i < pd_solver_count(); i++) {
             const pd_solver_info *in = pd_solver_info_at(i);
+            if (in->augmented) continue; /* psld samplers: test_solvers_psld */
             PD_TEST_CHECK(ctx, test_start_exact(ctx, x, g, 0.2, 0.8, 1));
             pd_model_reset_nfe(m);
             PD_TEST_CHECK(ctx, test_run(ctx, in->name, NULL, m, g, 0, N, x));
