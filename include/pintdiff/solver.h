@@ -54,6 +54,11 @@ const pd_solver_params *pd_solver_get_params(const pd_solver *s);
 /* Is the step one affine map x' = cx x + cd x0_hat + cz z (ddpm, ddim, euler, ...)? Only those take given
  * noise (pd_solver_ws_set_noise) and report pd_solver_noise_std. */
 int pd_solver_is_affine(const pd_solver *s);
+/* The coefficients of step n of g for an affine solver: x_{n+1} = cx x_n + cd x0_hat(x_n, t_n) + cz z_n, z_n the
+ * standard normal of (params.seed, global sample, pd_grid_noise_step(g, n), PD_RNG_STEP) — the numbers the
+ * serial step draws. PD_ERR_INPUT for a solver that is not affine. (Picard iterations use it.) */
+pd_status pd_solver_affine_coef(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, int n, double *cx, double *cd,
+                                double *cz);
 /* Is the step stochastic with these parameters (ddim with eta > 0 is)? */
 int pd_solver_is_stochastic(const pd_solver *s);
 

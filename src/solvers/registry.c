@@ -153,6 +153,21 @@ const pd_solver_info *pd_solver_get_info(const pd_solver *s) { return &s->entry-
 
 int pd_solver_is_affine(const pd_solver *s) { return s->entry->coef != NULL; }
 
+pd_status pd_solver_affine_coef(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, int n, double *cx, double *cd,
+                                double *cz)
+{
+    if (!s->entry->coef)
+        PD_FAIL(ctx, PD_ERR_INPUT, "solver %s is not a one-step affine update (ddpm, ddim, euler, li-ddim, li-ddpm, "
+                "conjugate-ddim are)", s->entry->info.name);
+    if (n < 0 || n >= pd_grid_steps(g))
+        PD_FAIL(ctx, PD_ERR_INPUT, "%s: step %d outside the grid's steps 0 .. %d", s->entry->info.name, n,
+                pd_grid_steps(g) - 1);
+    pd_affine_coef k = s->entry->coef(s, g, n);
+    if (!pd_solver_is_stochastic(s)) k.cz = 0.0;
+    *cx = k.cx, *cd = k.cd, *cz = k.cz;
+    return PD_OK;
+}
+
 int pd_solver_is_stochastic(const pd_solver *s)
 {
     if (s->entry->eta_noise) return s->params.eta > 0.0;
