@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     const char *label = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     int fails = 0;
     for (int i = 0; i < pd_solver_count(); i++)
-        if (bench_solver(ctx, m, g, pd_solver_info_at(i)->name, S, repeats, dt, label)) {
+        if (!pd_solver_info_at(i)->augmented && bench_solver(ctx, m, g, pd_solver_info_at(i)->name, S, repeats, dt, label)) {
             fprintf(stderr, "pd-bench-serial: %s: %s\n", pd_solver_info_at(i)->name, pd_ctx_message(ctx));
             fails++;
             pd_ctx_clear(ctx);
