@@ -116,6 +116,27 @@ static pd_status model_create(pd_ctx *ctx, pd_job *j)
     return pd_model_psld_gmm_create(ctx, j->data, q->psld_gamma, q->psld_nu, q->psld_beta, q->psld_kappa, &j->model);
 }
 
+/* A psld schedule takes the psld-* samplers, every other schedule the others: refused before any work,
+ * naming the key (run and check alike). */
+static pd_status check_solver_state(pd_ctx *ctx, const pd_job *j, const char *key, const char *name)
+{
+    const pd_solver_info *in = pd_solver_find(name);
+    int aug = pd_schedule_is_augmented(j->sched);
+    if (in && in->augmented != aug)
+        PD_FAIL(ctx, PD_ERR_INPUT, "sampler.%s: %s %s", key, name,
+                aug ? "cannot run on schedule.kind psld (an augmented state): use a psld-* sampler"
+                    : "needs schedule.kind psld (an augmented state)");
+    return PD_OK;
+}
+
+static pd_status check_solvers(pd_ctx *ctx, const pd_job *j)
+{
+    const pd_config *cfg = j->cfg;
+    if (cfg->sampler.method != PD_METHOD_PARAREAL) return check_solver_state(ctx, j, "solver", cfg->sampler.solver);
+    PD_TRY(check_solver_state(ctx, j, "fine", cfg->sampler.fine));
+    return check_solver_state(ctx, j, "coarse", cfg->sampler.coarse);
+}
+
 /* The model of the data (not the augmented one): metrics, exact samples, pictures. */
 static pd_model *data_of(const pd_job *j) { return j->data ? j->data : j->model; }
 
@@ -140,6 +161,7 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
     PD_TRY(pd_schedule_create(ctx, &sp, &j->sched));
     PD_TRY(pd_grid_create(ctx, j->sched, cfg->sampler.spacing, cfg->sampler.steps,
                           cfg->schedule.final == PD_FINAL_ALPHA0, &j->grid));
+    PD_TRY(check_solvers(ctx, j));
     PD_TRY(model_create(ctx, j));
     if (cfg->sampler.start == PD_START_EXACT && !pd_model_has_exact(j->model))
         PD_FAIL(ctx, PD_ERR_INPUT, "sampler.start: exact needs a model with exact samples (%s has none)",
@@ -642,6 +664,7 @@ pd_status pd_run_dry(pd_ctx *ctx, const pd_config *cfg)
     if (st == PD_OK)
         st = pd_grid_create(ctx, j.sched, cfg->sampler.spacing, cfg->sampler.steps,
                             cfg->schedule.final == PD_FINAL_ALPHA0, &j.grid);
+    if (st == PD_OK) st = check_solvers(ctx, &j);
     if (st == PD_OK) st = model_create(ctx, &j);
     if (st == PD_OK && cfg->sampler.start == PD_START_EXACT && !pd_model_has_exact(j.model))
         st = pd_error_set(ctx, PD_ERR_INPUT, __FILE__, __LINE__, "sampler.start: exact needs a model with exact samples");

@@ -56,6 +56,22 @@ expect_exit 0 "digits serial" -- "$MPIEXEC" -np 1 "$PINTDIFF" run "${dig[@]}" --
 expect_exit 0 "digits: 4 blocks batched on 1 rank == 4 ranks (bitwise)" -- h5diff "$tmp/dig_1.h5" "$tmp/dig_4.h5" /samples
 expect_exit 0 "digits: batched Parareal after B iterations == serial (bitwise)" -- h5diff "$tmp/dig_s.h5" "$tmp/dig_1.h5" /samples
 
+# an augmented state (psld: (x, m) per element, the psld-gmm score model) goes through the same driver:
+# bitwise the serial run after B iterations, for a stochastic and a deterministic splitting sampler
+ps=(configs/ring8.yaml --quiet --set schedule.kind=psld --set sampler.spacing=uniform --set sampler.steps=32
+    --set batch.samples=40 --set output.metrics=false --set output.png=false --set output.log_iterations=false)
+for f in psld-roba psld-rvv; do
+  expect_exit 0 "psld serial $f" -- "$MPIEXEC" -np 1 "$PINTDIFF" run "${ps[@]}" --set sampler.solver=$f \
+    --set output.file="$tmp/ps_$f.h5"
+  expect_exit 0 "psld parareal $f, 2 ranks, B iterations" -- "$MPIEXEC" -np 2 "$PINTDIFF" run "${ps[@]}" \
+    --set sampler.method=parareal --set sampler.fine=$f --set sampler.coarse=psld-ode-euler --set sampler.blocks=4 \
+    --set sampler.tol=1e-300 --set output.file="$tmp/pp_$f.h5"
+  expect_exit 0 "psld $f: Parareal == serial bitwise" -- h5diff "$tmp/ps_$f.h5" "$tmp/pp_$f.h5" /samples
+done
+expect_exit 2 "psld with a non-psld solver refused" -- "$MPIEXEC" -np 1 "$PINTDIFF" run "${ps[@]}" \
+  --set sampler.solver=ddim --set output.file="$tmp/bad_ps.h5"
+expect_output "sampler.solver: ddim cannot run on schedule.kind psld" "the message names the key and the way out"
+
 # pipelined == lock-step bitwise when both stop early on tol, with states above MPI's eager limit
 # (1000 samples x 2 x 4 bytes): a boundary state still in flight must never be overwritten
 for fine in dpmpp-2m ddpm; do
