@@ -75,4 +75,18 @@ static inline PD_HD pd_mat2 pd_mat2_inv(pd_mat2 s, double *logdet)
     return (pd_mat2){s.d / det, -s.b / det, -s.c / det, s.a / det};
 }
 
+/* The mixture score's per-pair pieces (psld-gmm, CPU loop and kernel alike): for the residual r = (rx, rm)
+ * of one data element under a component with inverse covariance ci, its term r^T ci r of the logit, and
+ * its weighted contribution -w ci r to the score (accumulated into sx, sm). */
+static inline PD_HD double pd_psld_quad(double rx, double rm, pd_mat2 ci)
+{
+    return rx * (ci.a * rx + ci.b * rm) + rm * (ci.c * rx + ci.d * rm);
+}
+
+static inline PD_HD void pd_psld_score_add(double rx, double rm, pd_mat2 ci, double w, double *sx, double *sm)
+{
+    *sx -= w * (ci.a * rx + ci.b * rm);
+    *sm -= w * (ci.c * rx + ci.d * rm);
+}
+
 #endif

@@ -49,6 +49,20 @@ pd_status pd_cuda_dataset_reserve(pd_ctx *ctx, pd_cuda_dataset *ds, int64_t n);
 pd_status pd_cuda_dataset_eval(pd_ctx *ctx, pd_cuda_dataset *ds, int64_t n, pd_dtype xt, const void *x,
                                int n_groups, const pd_grid_point *p, pd_dtype ot, void *out);
 
+/* ----- PSLD mixture score (cuda/psld_gmm.cu) ----- */
+
+typedef struct pd_cuda_psld pd_cuda_psld;
+
+/* out: a device copy of the mixture's log weights [K] and means [K, d]; per = d (diagonal variances) or 1. */
+pd_status pd_cuda_psld_create(pd_ctx *ctx, int n_comp, int64_t d, int per, const double *log_w, const double *mean,
+                              pd_cuda_psld **out);
+void pd_cuda_psld_destroy(pd_cuda_psld **g);
+/* out = score(x): x, out [n, 2d] in device memory (out may be x), n_groups equal groups of rows; tab: host
+ * tables of each group, [G][4 + 4 K per + K] = E_t (a, b, c, d), the inverse 2x2 covariances [K, per]
+ * (a, b, c, d each), the half log-determinants [K] (the tab buffer is copied before the call returns). */
+pd_status pd_cuda_psld_eval(pd_ctx *ctx, pd_cuda_psld *g, int64_t n, pd_dtype xt, const void *x, int n_groups,
+                            const double *tab, pd_dtype ot, void *out);
+
 #ifdef __cplusplus
 }
 #endif

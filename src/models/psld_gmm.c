@@ -9,6 +9,9 @@
 
 #include "core/psld.h"
 #include "models/model_impl.h"
+#ifdef PD_HAVE_CUDA
+#include "cuda/cuda_models.h"
+#endif
 
 #define PD_LOG_2PI 1.8378770664093454836
 
@@ -22,6 +25,10 @@ typedef struct pd_psld_gmm {
     pd_mat2 *cinv;        /* [K, d] (or [K] isotropic) */
     double *half_logdet;  /* [K] 1/2 sum_i log det C_{k,i} */
     double *ell, *u, *acc; /* [K], [2d], [2d] */
+    /* GPU: the device copy (made at the first eval on CUDA states) and the host tables of a call */
+    struct pd_cuda_psld *dev;
+    double *tab;
+    int tab_groups;
 } pd_psld_gmm;
 
 static void pd_psld_gmm_destroy(void *self)
@@ -29,7 +36,10 @@ static void pd_psld_gmm_destroy(void *self)
     pd_psld_gmm *g = self;
     if (!g) return;
     free(g->log_w), free(g->mean), free(g->var), free(g->cinv), free(g->half_logdet);
-    free(g->ell), free(g->u), free(g->acc);
+    free(g->ell), free(g->u), free(g->acc), free(g->tab);
+#ifdef PD_HAVE_CUDA
+    pd_cuda_psld_destroy(&g->dev);
+#endif
     free(g);
 }
 
@@ -65,8 +75,7 @@ static double pd_psld_gmm_logits(pd_psld_gmm *g, pd_mat2 E)
         double q = 0.0;
         for (int64_t i = 0; i < d; i++) {
             const double mu = g->mean[k * d + i], rx = g->u[i] - E.a * mu, rm = g->u[d + i] - E.c * mu;
-            const pd_mat2 ci = g->cinv[k * per + (g->diag ? i : 0)];
-            q += rx * (ci.a * rx + ci.b * rm) + rm * (ci.c * rx + ci.d * rm);
+            q += pd_psld_quad(rx, rm, g->cinv[k * per + (g->diag ? i : 0)]);
         }
         g->ell[k] = g->log_w[k] - 0.5 * q - g->half_logdet[k];
         if (g->ell[k] > lmax) lmax = g->ell[k];
@@ -82,27 +91,62 @@ static void pd_psld_gmm_score_rows(pd_psld_gmm *g, const pd_state *x, int64_t s0
         const double lmax = pd_psld_gmm_logits(g, E);
         double wsum = 0.0;
         for (int k = 0; k < g->n_comp; k++) wsum += (g->ell[k] = exp(g->ell[k] - lmax));
-        memset(g->acc, 0, sizeof(double) * (size_t)(2 * d));
-        for (int k = 0; k < g->n_comp; k++) {
-            const double w = g->ell[k] / wsum;
-            if (w == 0.0) continue;
-            for (int64_t i = 0; i < d; i++) {
+        for (int k = 0; k < g->n_comp; k++) g->ell[k] /= wsum;
+        /* element by element, the components in order: the kernel's summation order */
+        for (int64_t i = 0; i < d; i++) {
+            double sx = 0.0, sm = 0.0;
+            for (int k = 0; k < g->n_comp; k++) {
+                if (g->ell[k] == 0.0) continue;
                 const double mu = g->mean[k * d + i], rx = g->u[i] - E.a * mu, rm = g->u[d + i] - E.c * mu;
-                const pd_mat2 ci = g->cinv[k * per + (g->diag ? i : 0)];
-                g->acc[i] -= w * (ci.a * rx + ci.b * rm);
-                g->acc[d + i] -= w * (ci.c * rx + ci.d * rm);
+                pd_psld_score_add(rx, rm, g->cinv[k * per + (g->diag ? i : 0)], g->ell[k], &sx, &sm);
             }
+            g->acc[i] = sx;
+            g->acc[d + i] = sm;
         }
         pd_model_row_set(out, s, 2 * d, g->acc);
     }
 }
+
+#ifdef PD_HAVE_CUDA
+/* GPU: the tables of every group on the host ([G][4 + 4 K per + K], the layout of cuda_models.h), then one
+ * launch. */
+static pd_status pd_psld_gmm_eval_cuda(pd_psld_gmm *g, pd_ctx *ctx, const pd_state *x, int n_groups,
+                                       const pd_grid_point *p, pd_state *out)
+{
+    const int64_t per = g->diag ? g->d : 1, tl = 4 + 4 * g->n_comp * per + g->n_comp;
+    if (!g->dev) PD_TRY(pd_cuda_psld_create(ctx, g->n_comp, g->d, (int)per, g->log_w, g->mean, &g->dev));
+    if (n_groups > g->tab_groups) {
+        double *t = realloc(g->tab, sizeof(double) * (size_t)(n_groups * tl));
+        if (!t) PD_FAIL(ctx, PD_ERR_NOMEM, "model psld-gmm: out of memory for the tables");
+        g->tab = t;
+        g->tab_groups = n_groups;
+    }
+    for (int i = 0; i < n_groups; i++) {
+        pd_mat2 E;
+        double *t = g->tab + i * tl;
+        PD_TRY(pd_psld_gmm_prepare(g, ctx, &p[i], &E));
+        t[0] = E.a, t[1] = E.b, t[2] = E.c, t[3] = E.d;
+        for (int64_t j = 0; j < g->n_comp * per; j++) {
+            const pd_mat2 c = g->cinv[j];
+            t[4 + 4 * j] = c.a, t[5 + 4 * j] = c.b, t[6 + 4 * j] = c.c, t[7 + 4 * j] = c.d;
+        }
+        memcpy(t + 4 + 4 * g->n_comp * per, g->half_logdet, sizeof(double) * (size_t)g->n_comp);
+    }
+    return pd_cuda_psld_eval(ctx, g->dev, pd_state_n_samples(x), pd_state_dtype(x), pd_state_cdata(x), n_groups,
+                             g->tab, pd_state_dtype(out), pd_state_data(out));
+}
+#endif
 
 static pd_status pd_psld_gmm_eval(void *self, pd_ctx *ctx, const pd_state *x, int n_groups, const pd_grid_point *p,
                                   pd_state *out)
 {
     pd_psld_gmm *g = self;
     const int64_t rows = pd_state_n_samples(x) / n_groups;
-    PD_TRY(pd_model_check_cpu(ctx, "psld-gmm", x, out));
+    pd_device_kind dev;
+    PD_TRY(pd_model_check_devices(ctx, "psld-gmm", x, out, &dev));
+#ifdef PD_HAVE_CUDA
+    if (dev == PD_DEVICE_CUDA) return pd_psld_gmm_eval_cuda(g, ctx, x, n_groups, p, out);
+#endif
     for (int i = 0; i < n_groups; i++) {
         pd_mat2 E;
         PD_TRY(pd_psld_gmm_prepare(g, ctx, &p[i], &E));
@@ -116,7 +160,7 @@ static pd_status pd_psld_gmm_log_density(void *self, pd_ctx *ctx, const pd_state
 {
     pd_psld_gmm *g = self;
     pd_mat2 E;
-    PD_TRY(pd_model_check_cpu(ctx, "psld-gmm", x, NULL));
+    if (pd_state_device(x) != PD_DEVICE_CPU) return pd_model_log_density_staged(ctx, self, pd_psld_gmm_log_density, x, p, out);
     PD_TRY(pd_psld_gmm_prepare(g, ctx, p, &E));
     for (int64_t s = 0; s < pd_state_n_samples(x); s++) {
         pd_model_row_get(x, s, 2 * g->d, g->u);

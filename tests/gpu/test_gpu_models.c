@@ -285,6 +285,35 @@ static int interface(void)
     return fails;
 }
 
+/* psld-gmm (an augmented model: states [n, 2d] hold x then m, eval gives the score): GPU vs CPU, 3 groups at
+ * different times, float64 (1e-12) and float32 (1e-5), in place too. */
+static int psld_case(void)
+{
+    const int64_t shape[1] = {3}, d = 3, G = 3, rows = 40, n = G * rows;
+    const double w[2] = {0.4, 0.6}, mu[6] = {1.0, -0.5, 0.2, -1.0, 0.7, 0.0}, var[6] = {0.2, 0.1, 0.3, 0.05, 0.4, 0.2};
+    pd_model *gm = NULL, *m = NULL;
+    PD_TEST_CHECK(ctx, pd_model_gmm_create(ctx, 2, 1, shape, w, mu, var, 1, &gm));
+    PD_TEST_CHECK(ctx, pd_model_psld_gmm_create(ctx, gm, 0.01, 4.01, 8.0, 0.04, &m));
+    pd_grid_point p[3] = {{.t = 0.002, .alpha = 1, .sigma = 1}, {.t = 0.1, .alpha = 1, .sigma = 1},
+                          {.t = 0.9, .alpha = 1, .sigma = 1}};
+    double *x = malloc(sizeof(double) * (size_t)(n * 2 * d));
+    if (!x) return 1;
+    for (int64_t i = 0; i < n * 2 * d; i++) x[i] = sin(0.37 * (double)i) * 1.5;
+    int fails = 0;
+    for (int dt = 0; dt < 2; dt++)
+        for (int in_place = 0; in_place < 2; in_place++) {
+            double err = INFINITY;
+            if (gpu_vs_cpu(m, dt ? PD_F64 : PD_F32, n, 2 * d, x, (int)G, p, in_place, &err)) fails++;
+            char what[160];
+            snprintf(what, sizeof what, "psld-gmm GPU vs CPU, %s%s", dt ? "float64" : "float32", in_place ? ", in place" : "");
+            fails += pd_expect_le(err, dt ? 1e-12 : 1e-5, what);
+        }
+    free(x);
+    pd_model_destroy(&m);
+    pd_model_destroy(&gm);
+    return fails;
+}
+
 int main(void)
 {
     int fails = 0;
@@ -301,6 +330,7 @@ int main(void)
     fails += dataset_case();
     fails += mixed_dtypes();
     fails += interface();
+    fails += psld_case();
     pd_ctx_destroy(&ctx);
     printf("%s\n", fails ? "test_gpu_models: FAILED" : "test_gpu_models: all passed");
     return fails != 0;
