@@ -166,9 +166,13 @@ pd_status pd_device_setup(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, pd_d
     int len = 0;
     MPI_Get_processor_name(node, &len);
     pd_device_facts f = config_facts(cfg, node);
-    PD_TRY(node_facts(ctx, comm, &f));
-    int flags[2] = {f.gpus_visible > 0, f.gpus_on_node >= f.ranks_on_node}, all[2] = {0, 0};
+    /* every rank reaches the job-wide reduction, also after a local failure (its flags are then 0 and
+     * it returns its error afterwards): no collective is left half entered */
+    pd_status st = node_facts(ctx, comm, &f);
+    int flags[2] = {st == PD_OK && f.gpus_visible > 0, st == PD_OK && f.gpus_on_node >= f.ranks_on_node};
+    int all[2] = {0, 0};
     PD_MPI_CHECK(ctx, MPI_Allreduce(flags, all, 2, MPI_INT, MPI_MIN, comm));
+    if (st != PD_OK) return st;
     f.all_see_gpu = all[0];
     f.all_own_gpu = all[1];
     PD_TRY(pd_device_decide(ctx, &f, out));

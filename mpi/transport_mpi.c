@@ -8,6 +8,7 @@
  *                      buffer and copied to the device.
  * Either way a state is one message of the same bytes, so ranks need not agree on how they send.
  * Reductions: host values, MPI_Allreduce. */
+#include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,16 @@ static pd_status send_buffers(pd_ctx *ctx, mpi_impl *m, int slot, const pd_state
 #endif
 }
 
+/* MPI counts are int: one message carries < 2 GiB. Larger states are refused as a transport failure (the
+ * header may already be on its way: the run aborts rather than leave the receiver waiting). */
+static pd_status check_count(pd_ctx *ctx, size_t bytes)
+{
+    if (bytes > (size_t)INT_MAX)
+        PD_FAIL(ctx, PD_ERR_MPI, "MPI transport: a state of %zu bytes exceeds one message's 2 GiB limit (fewer "
+                "samples per run, or device.comm: nccl)", bytes);
+    return PD_OK;
+}
+
 static pd_status mpi_send_states(pd_ctx *ctx, pd_transport *tp, int slot, int dst, int channel,
                                  const pd_state *const *x, int n)
 {
@@ -117,6 +128,7 @@ static pd_status mpi_send_states(pd_ctx *ctx, pd_transport *tp, int slot, int ds
     pd_tp_slot *s = &tp->slots[slot];
     const void *from[PD_TP_MAX_STATES];
     PD_TRY(send_buffers(ctx, m, slot, x, n, from));
+    for (int i = 0; i < n; i++) PD_TRY(check_count(ctx, pd_transport_state_bytes(x[i])));
     for (int i = 0; i < n; i++)
         PD_MPI_CHECK(ctx, MPI_Isend(from[i], (int)pd_transport_state_bytes(x[i]), MPI_BYTE, dst, PD_TP_TAG(channel),
                                     tp->comm, &s->req[s->n_req++]));
@@ -129,6 +141,7 @@ static pd_status recv_one(pd_ctx *ctx, pd_transport *tp, int src, int channel, p
     mpi_impl *m = tp->impl;
     size_t bytes = pd_transport_state_bytes(x);
     void *into = pd_state_data(x);
+    PD_TRY(check_count(ctx, bytes));
 #ifdef PD_HAVE_CUDA
     if (on_gpu(x) && m->cuda_aware) PD_TRY(pd_cuda_synchronize(ctx)); /* no kernel still reads x */
     if (staged(m, x)) {

@@ -128,6 +128,7 @@ static pd_status wait_event(pd_ctx *ctx, nccl_impl *w, cudaEvent_t ev, const cha
         cudaError_t e = cudaEventQuery(ev);
         if (e == cudaSuccess) return PD_OK;
         if (e != cudaErrorNotReady) return cuda_fail(ctx, w, e, what);
+        (void)cudaGetLastError(); /* "not ready" must not linger as the last error a kernel check then reads */
         ncclResult_t state;
         PD_TRY(check_async(ctx, w, what, &state));
         if (MPI_Wtime() > deadline) return timed_out(ctx, w, what);

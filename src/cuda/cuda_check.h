@@ -12,7 +12,10 @@
 #define PD_CUDA_TRY(ctx, call)                                                                               \
     do {                                                                                                     \
         cudaError_t e_ = (call);                                                                             \
-        if (e_ != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "%s: %s", #call, cudaGetErrorString(e_));           \
+        if (e_ != cudaSuccess) {                                                                             \
+            (void)cudaGetLastError(); /* a non-sticky error (e.g. out of memory) must not reach the next check */ \
+            PD_FAIL(ctx, PD_ERR_CUDA, "%s: %s", #call, cudaGetErrorString(e_));                              \
+        }                                                                                                    \
     } while (0)
 
 /* A cuBLAS call, with cuBLAS's name and description of the status. */

@@ -24,17 +24,29 @@ struct pd_cuda_psld {
     double *ell;          /* [cap, K] */
 };
 
+static pd_status psld_upload(pd_ctx *ctx, pd_cuda_psld *g, const double *log_w, const double *mean)
+{
+    PD_CUDA_TRY(ctx, cudaMalloc((void **)&g->log_w, sizeof(double) * g->K));
+    PD_CUDA_TRY(ctx, cudaMalloc((void **)&g->mean, sizeof(double) * g->K * g->d));
+    PD_CUDA_TRY(ctx, cudaMemcpy(g->log_w, log_w, sizeof(double) * g->K, cudaMemcpyHostToDevice));
+    PD_CUDA_TRY(ctx, cudaMemcpy(g->mean, mean, sizeof(double) * g->K * g->d, cudaMemcpyHostToDevice));
+    return PD_OK;
+}
+
+extern "C" void pd_cuda_psld_destroy(pd_cuda_psld **gp);
+
 extern "C" pd_status pd_cuda_psld_create(pd_ctx *ctx, int n_comp, int64_t d, int per, const double *log_w,
                                          const double *mean, pd_cuda_psld **out)
 {
     pd_cuda_psld *g = (pd_cuda_psld *)calloc(1, sizeof *g);
     if (!g) PD_FAIL(ctx, PD_ERR_NOMEM, "psld-gmm: cannot allocate the device model");
     g->K = n_comp, g->d = d, g->per = per;
+    pd_status st = psld_upload(ctx, g, log_w, mean);
+    if (st != PD_OK) { /* published only when complete */
+        pd_cuda_psld_destroy(&g);
+        return st;
+    }
     *out = g;
-    PD_CUDA_TRY(ctx, cudaMalloc((void **)&g->log_w, sizeof(double) * n_comp));
-    PD_CUDA_TRY(ctx, cudaMalloc((void **)&g->mean, sizeof(double) * n_comp * d));
-    PD_CUDA_TRY(ctx, cudaMemcpy(g->log_w, log_w, sizeof(double) * n_comp, cudaMemcpyHostToDevice));
-    PD_CUDA_TRY(ctx, cudaMemcpy(g->mean, mean, sizeof(double) * n_comp * d, cudaMemcpyHostToDevice));
     return PD_OK;
 }
 
