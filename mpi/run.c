@@ -15,6 +15,7 @@
 #include "mpi/comm.h"
 #include "mpi/device.h"
 #include "mpi/parareal.h"
+#include "mpi/picard.h"
 #include "mpi/run.h"
 #include "pintdiff/pintdiff.h"
 
@@ -27,14 +28,16 @@ typedef struct pd_job {
     pd_grid *grid;
     pd_model *model;       /* the sampler's model */
     pd_model *data;        /* psld: the data mixture behind the augmented model (NULL otherwise) */
-    pd_solver *solver;     /* serial: the integrator; parareal: the fine propagator */
+    pd_solver *solver;     /* serial: the integrator; parareal: the fine propagator; picard: the step */
     pd_solver *coarse;     /* parareal: the coarse propagator */
     pd_solver_ws *ws;
-    pd_transport *tp;      /* parareal */
+    pd_transport *tp;      /* time-parallel methods */
     pd_parareal *par;
-    int parareal;
+    pd_picard *pic;
+    int parareal, picard;  /* the method: parareal; picard or block-picard */
+    int timepar;           /* a time-parallel method: every rank holds the whole batch, the root the result */
     int root;              /* the rank that holds all samples at the end (metrics, PNG) */
-    pd_state *x;           /* serial: this rank's slice [count, dim]; parareal: the whole batch */
+    pd_state *x;           /* serial: this rank's slice [count, dim]; time-parallel: the whole batch */
     pd_state *z;           /* scratch for output.noise */
     pd_state *host;        /* GPU runs: x's shape in host memory, where states are drawn and written */
     int64_t first, count;  /* this rank's global sample range */
@@ -46,6 +49,7 @@ typedef struct pd_job {
 } pd_job;
 
 static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j);
+static pd_status picard_provenance(pd_ctx *ctx, pd_job *j);
 static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local);
 
 /* Fail now, not after the run, when the result cannot be written: a directory, an unwritable one. */
@@ -132,8 +136,9 @@ static pd_status check_solver_state(pd_ctx *ctx, const pd_job *j, const char *ke
 static pd_status check_solvers(pd_ctx *ctx, const pd_job *j)
 {
     const pd_config *cfg = j->cfg;
-    if (cfg->sampler.method != PD_METHOD_PARAREAL) return check_solver_state(ctx, j, "solver", cfg->sampler.solver);
+    if (cfg->sampler.method == PD_METHOD_SERIAL) return check_solver_state(ctx, j, "solver", cfg->sampler.solver);
     PD_TRY(check_solver_state(ctx, j, "fine", cfg->sampler.fine));
+    if (cfg->sampler.method != PD_METHOD_PARAREAL) return PD_OK; /* picard: no coarse solver */
     return check_solver_state(ctx, j, "coarse", cfg->sampler.coarse);
 }
 
@@ -173,9 +178,11 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
     p.lower_order_final = cfg->sampler.lower_order_final;
     p.seed = cfg->batch.seed;
     j->parareal = cfg->sampler.method == PD_METHOD_PARAREAL;
-    PD_TRY(pd_solver_create(ctx, j->parareal ? cfg->sampler.fine : cfg->sampler.solver, &p, &j->solver));
-    if (j->parareal) { /* time blocks across ranks: every rank holds the whole batch */
-        PD_TRY(pd_solver_create(ctx, cfg->sampler.coarse, &p, &j->coarse));
+    j->picard = cfg->sampler.method == PD_METHOD_PICARD || cfg->sampler.method == PD_METHOD_BLOCK_PICARD;
+    j->timepar = j->parareal || j->picard;
+    PD_TRY(pd_solver_create(ctx, j->timepar ? cfg->sampler.fine : cfg->sampler.solver, &p, &j->solver));
+    if (j->parareal) PD_TRY(pd_solver_create(ctx, cfg->sampler.coarse, &p, &j->coarse));
+    if (j->timepar) { /* time across ranks: every rank holds the whole batch */
         j->first = 0;
         j->count = cfg->batch.samples;
         j->root = j->size - 1;
@@ -193,10 +200,10 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
 }
 
 /* Collective, after the ranks agreed on the setup (NCCL's creation waits for every rank): the
- * transport of a Parareal run. */
+ * transport of a time-parallel run. */
 static pd_status transport_setup(pd_ctx *ctx, pd_job *j)
 {
-    if (!j->parareal) return PD_OK;
+    if (!j->timepar) return PD_OK;
     if (j->dev.comm == PD_COMM_NCCL) return pd_transport_create_nccl(ctx, j->comm, j->cfg->device.timeout, &j->tp);
     return pd_transport_create_mpi(ctx, j->comm, &j->tp);
 }
@@ -205,6 +212,7 @@ static void job_destroy(pd_job *j)
 {
     pd_result_abort(&j->res);
     pd_parareal_destroy(&j->par);
+    pd_picard_destroy(&j->pic);
     pd_transport_destroy(&j->tp);
     pd_solver_destroy(&j->coarse);
     pd_solver_ws_destroy(&j->ws);
@@ -345,27 +353,27 @@ static pd_status gather_samples(pd_ctx *ctx, pd_job *j, double **out)
     if (n * dim > 0x7fffffff)
         PD_FAIL(ctx, PD_ERR_INPUT, "output.metrics/png: %lld values are too many to gather; set "
                 "output.metrics: false and output.png: false", (long long)(n * dim));
-    int64_t mine_n = j->parareal ? 0 : (j->first >= n ? 0 : (j->first + j->count > n ? n - j->first : j->count));
+    int64_t mine_n = j->timepar ? 0 : (j->first >= n ? 0 : (j->first + j->count > n ? n - j->first : j->count));
     double *all = j->rank == j->root ? malloc(sizeof(double) * (size_t)(n * dim)) : NULL;
-    double *mine = j->parareal ? NULL : malloc(sizeof(double) * (size_t)(j->count * dim + 1));
+    double *mine = j->timepar ? NULL : malloc(sizeof(double) * (size_t)(j->count * dim + 1));
     int *counts = malloc(sizeof(int) * (size_t)j->size * 2);
-    pd_status st = (!counts || (j->rank == j->root && !all) || (!j->parareal && !mine))
+    pd_status st = (!counts || (j->rank == j->root && !all) || (!j->timepar && !mine))
                        ? pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the sample gather")
                        : PD_OK;
     const pd_state *h = j->x;
-    if (st == PD_OK && (!j->parareal || j->rank == j->root)) st = on_host(ctx, j, j->x, &h);
-    if (st == PD_OK && j->parareal && j->rank == j->root) { /* the root holds the whole batch */
+    if (st == PD_OK && (!j->timepar || j->rank == j->root)) st = on_host(ctx, j, j->x, &h);
+    if (st == PD_OK && j->timepar && j->rank == j->root) { /* the root holds the whole batch */
         double *whole = malloc(sizeof(double) * (size_t)(j->count * dim));
         st = whole ? pd_state_read_f64(ctx, h, whole)
                    : pd_error_set(ctx, PD_ERR_NOMEM, __FILE__, __LINE__, "cannot allocate the samples");
         if (st == PD_OK) memcpy(all, whole, sizeof(double) * (size_t)(n * dim));
         free(whole);
-    } else if (st == PD_OK && !j->parareal) {
+    } else if (st == PD_OK && !j->timepar) {
         st = pd_state_read_f64(ctx, h, mine);
     }
     pd_agreement a;
     pd_status e = pd_comm_agree(ctx, j->comm, st, &a);
-    if (e == PD_OK && a.status == PD_OK && !j->parareal) {
+    if (e == PD_OK && a.status == PD_OK && !j->timepar) {
         for (int r = 0; r < j->size; r++) {
             int64_t f, c;
             slice(j->cfg->batch.samples, r, j->size, &f, &c);
@@ -528,9 +536,11 @@ static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_tex
     PD_TRY(pd_result_attr_i64(ctx, r, "n_ranks", j->size));
     PD_TRY(pd_result_attr_str(ctx, r, "device", pd_device_name(j->dev.kind)));
     PD_TRY(pd_result_attr_str(ctx, r, "comm", j->tp ? pd_transport_name(j->tp) : "mpi")); /* the one used */
-    PD_TRY(pd_result_attr_str(ctx, r, "method", j->parareal ? "parareal" : "serial"));
+    const char *method = pd_config_schema_find("sampler", "method")->values[j->cfg->sampler.method];
+    PD_TRY(pd_result_attr_str(ctx, r, "method", method));
     PD_TRY(pd_result_attr_str(ctx, r, "solver", pd_solver_get_info(j->solver)->name));
     if (j->parareal) PD_TRY(parareal_provenance(ctx, j));
+    if (j->picard) PD_TRY(picard_provenance(ctx, j));
     PD_TRY(pd_result_attr_str(ctx, r, "model", pd_model_name(j->model)));
     PD_TRY(pd_result_attr_i64(ctx, r, "steps", pd_grid_steps(j->grid)));
     PD_TRY(pd_result_attr_i64(ctx, r, "nfe", nfe));
@@ -600,14 +610,97 @@ static pd_status parareal_provenance(pd_ctx *ctx, pd_job *j)
     return pd_result_attr_i64(ctx, r, "total_nfe", l->total_nfe);
 }
 
-/* /samples: serial: every rank its slice; parareal: the last rank all of them (the others an empty
- * view). Collective. */
+/* ---------------------------------------------------------------- picard, block-picard */
+
+static pd_status integrate_picard(pd_ctx *ctx, pd_job *j)
+{
+    const pd_config *cfg = j->cfg;
+    pd_picard_opts o = {.kind = cfg->sampler.method == PD_METHOD_BLOCK_PICARD ? PD_PICARD_BLOCKS
+                                                                               : PD_PICARD_WINDOW,
+                        .window = cfg->sampler.window, .blocks = cfg->sampler.blocks, .tol = cfg->sampler.tol,
+                        .max_iters = cfg->sampler.max_iters,
+                        .progress = cfg->output.log_iterations && !j->quiet, .keep = j->points,
+                        .n_keep = j->n_points};
+    PD_TRY(init_state(ctx, j)); /* every rank draws the same x_{t_0} (Philox) */
+    PD_TRY(pd_picard_create(ctx, j->tp, j->solver, j->model, j->grid, &o, j->x, &j->pic));
+    PD_TRY(pd_picard_run(ctx, j->pic));
+    const pd_state *res = pd_picard_result(j->pic);
+    return res ? pd_state_copy(ctx, j->x, res) : PD_OK;
+}
+
+/* The convergence group of a Picard run: per point of the window [iters, width] (column i: grid point
+ * window_start + 1 + i), the window [iters], per rank [iters, R]. */
+static pd_status write_picard_log(pd_ctx *ctx, pd_job *j)
+{
+    const pd_picard_log *l = pd_picard_get_log(j->pic);
+    int K = l->iters, W = l->width, R = l->n_ranks;
+    int64_t *conv = malloc(sizeof(int64_t) * ((size_t)K * W + 1));
+    if (!conv) PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the convergence flags");
+    for (size_t i = 0; i < (size_t)K * W; i++) conv[i] = l->converged[i];
+    pd_result *r = j->res;
+    pd_status st = pd_result_write_f64(ctx, r, "convergence/residual", K, W, l->residual);
+    if (st == PD_OK) st = pd_result_write_i64(ctx, r, "convergence/converged", K, W, conv);
+    if (st == PD_OK) st = pd_result_write_i64(ctx, r, "convergence/window_start", K, 1, l->window_start);
+    if (st == PD_OK) st = pd_result_write_i64(ctx, r, "convergence/window_end", K, 1, l->window_end);
+    if (st == PD_OK && j->cfg->sampler.method == PD_METHOD_BLOCK_PICARD)
+        st = pd_result_write_i64(ctx, r, "convergence/block", K, 1, l->block);
+    if (st == PD_OK) st = pd_result_write_i64(ctx, r, "convergence/nfe", K, R, l->nfe);
+    if (st == PD_OK) st = pd_result_write_f64(ctx, r, "convergence/compute_s", K, R, l->compute_s);
+    if (st == PD_OK) st = pd_result_write_f64(ctx, r, "convergence/wait_s", K, R, l->wait_s);
+    if (st == PD_OK) st = pd_result_write_f64(ctx, r, "convergence/comm_s", K, R, l->comm_s);
+    free(conv);
+    return st;
+}
+
+/* /trajectory/x: each stored point's final state, written by the rank that kept it (the others an empty
+ * view). Collective, one point after another. */
+static pd_status write_picard_trajectory(pd_ctx *ctx, pd_job *j)
+{
+    for (int i = 0; i < j->n_points; i++) {
+        int holder = -1;
+        const pd_state *x = pd_picard_kept(j->pic, i, &holder), *h = x;
+        pd_state *none = NULL;
+        pd_status st = PD_OK;
+        if (holder < 0) /* cannot happen after a complete run: every point becomes final once */
+            st = pd_error_set(ctx, PD_ERR_NUMERIC, __FILE__, __LINE__,
+                              "picard: trajectory point %d (grid point %d) was never final", i, j->points[i]);
+        if (st == PD_OK && x) {
+            st = on_host(ctx, j, x, &h);
+        } else if (st == PD_OK) {
+            st = pd_state_view(ctx, j->host ? j->host : j->x, 0, 0, &none);
+            h = none;
+        }
+        st = agree(ctx, j, st); /* nobody enters the collective write alone */
+        if (st == PD_OK) st = pd_result_write_traj(ctx, j->res, i, h);
+        pd_state_destroy(&none);
+        PD_TRY(st);
+    }
+    return PD_OK;
+}
+
+static pd_status picard_provenance(pd_ctx *ctx, pd_job *j)
+{
+    const pd_picard_log *l = pd_picard_get_log(j->pic);
+    pd_result *r = j->res;
+    PD_TRY(pd_result_attr_str(ctx, r, "fine", pd_solver_get_info(j->solver)->name));
+    if (j->cfg->sampler.method == PD_METHOD_PICARD) PD_TRY(pd_result_attr_i64(ctx, r, "window", l->window));
+    else PD_TRY(pd_result_attr_i64(ctx, r, "blocks", l->n_blocks));
+    PD_TRY(pd_result_attr_f64(ctx, r, "tol", j->cfg->sampler.tol));
+    PD_TRY(pd_result_attr_i64(ctx, r, "max_iters", j->cfg->sampler.max_iters));
+    PD_TRY(pd_result_attr_i64(ctx, r, "iterations", l->iters));
+    PD_TRY(pd_result_attr_i64(ctx, r, "critical_path_nfe", l->critical_nfe));
+    PD_TRY(pd_result_attr_i64(ctx, r, "total_nfe", l->total_nfe));
+    return pd_result_attr_i64(ctx, r, "model_calls", l->model_calls);
+}
+
+/* /samples: serial: every rank its slice; time-parallel methods: the last rank all of them (the others an
+ * empty view). Collective. */
 static pd_status write_samples(pd_ctx *ctx, pd_job *j)
 {
     const pd_state *h = j->x;
     pd_state *none = NULL;
     pd_status st = PD_OK;
-    if (!j->parareal || j->rank == j->root) st = on_host(ctx, j, j->x, &h);
+    if (!j->timepar || j->rank == j->root) st = on_host(ctx, j, j->x, &h);
     else if ((st = pd_state_view(ctx, j->host ? j->host : j->x, 0, 0, &none)) == PD_OK) h = none;
     st = agree(ctx, j, st); /* nobody enters the collective write alone */
     if (st == PD_OK) st = pd_result_write_samples(ctx, j->res, h);
@@ -641,9 +734,10 @@ static pd_status open_result(pd_ctx *ctx, pd_job *j)
  * that did not fail themselves). */
 static pd_status agree(pd_ctx *ctx, pd_job *j, pd_status local)
 {
-    if (local == PD_ERR_MPI || local == PD_ERR_NCCL) {
+    if (local == PD_ERR_MPI || local == PD_ERR_NCCL || local == PD_ERR_CUDA) {
         /* the transport itself broke: ranks cannot agree any more (STYLE habit 3); after NCCL's abort a
-         * peer could still wait on this rank in MPI */
+         * peer could still wait on this rank in MPI. A CUDA error leaves the device unusable and may have
+         * struck between a message's header and its payload (a staged copy): abort too */
         fprintf(stderr, "pintdiff: fatal communication error (%s): %s\n", pd_ctx_where(ctx), pd_ctx_message(ctx));
         MPI_Abort(j->comm, 1);
     }
@@ -688,6 +782,11 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
         if (st == PD_OK) st = agree(ctx, &j, integrate_parareal(ctx, &j));
         if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
         if (st == PD_OK) st = agree(ctx, &j, write_convergence(ctx, &j));
+    } else if (j.picard) {
+        if (st == PD_OK) st = agree(ctx, &j, integrate_picard(ctx, &j));
+        if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
+        if (st == PD_OK) st = agree(ctx, &j, write_picard_log(ctx, &j));
+        if (st == PD_OK) st = write_picard_trajectory(ctx, &j);
     } else {
         if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
         if (st == PD_OK && cfg->output.noise) st = write_noise(ctx, &j);
@@ -695,7 +794,9 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     }
     if (st == PD_OK) st = write_samples(ctx, &j);
     if (st == PD_OK) st = finish_outputs(ctx, &j, sum);
-    int64_t nfe = j.par ? pd_parareal_get_log(j.par)->critical_nfe : j.model ? pd_model_nfe(j.model) : 0;
+    int64_t nfe = j.par   ? pd_parareal_get_log(j.par)->critical_nfe
+                : j.pic ? pd_picard_get_log(j.pic)->critical_nfe
+                : j.model ? pd_model_nfe(j.model) : 0;
     double wall = MPI_Wtime() - w0, wall_max = wall;
     MPI_Allreduce(&wall, &wall_max, 1, MPI_DOUBLE, MPI_MAX, comm);
     MPI_Allreduce(MPI_IN_PLACE, &nfe, 1, MPI_INT64_T, MPI_MAX, comm);
@@ -704,7 +805,9 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     if (st == PD_OK) st = write_png(ctx, &j, sum);
     sum->wall_s = wall_max;
     sum->nfe = nfe;
-    sum->iterations = j.par ? pd_parareal_get_log(j.par)->iters : 0;
+    sum->iterations = j.par ? pd_parareal_get_log(j.par)->iters : j.pic ? pd_picard_get_log(j.pic)->iters : 0;
+    snprintf(sum->method, sizeof sum->method, "%s",
+             pd_config_schema_find("sampler", "method")->values[cfg->sampler.method]);
     sum->n_samples = cfg->batch.samples;
     job_destroy(&j);
     return st;

@@ -15,8 +15,9 @@
 typedef struct pd_run_summary {
     char png[4096];      /* picture written ("" if none) */
     double wall_s;       /* whole job, slowest rank */
-    int64_t nfe;         /* model evaluations in sequence (serial: per trajectory; parareal: critical path) */
-    int iterations;      /* parareal iterations (0 for serial) */
+    int64_t nfe;         /* model evaluations in sequence (serial: per trajectory; time-parallel: critical path) */
+    int iterations;      /* iterations of a time-parallel method (0 for serial) */
+    char method[16];     /* sampler.method */
     int64_t n_samples;
 } pd_run_summary;
 

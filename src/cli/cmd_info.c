@@ -70,7 +70,23 @@ static herr_t dataset_cb(hid_t obj, const char *name, const H5O_info_t *info, vo
     return 0;
 }
 
-/* /convergence/residual [iters, blocks]: one line per iteration (Parareal and Picard runs). */
+/* An int64 vector dataset of n values (NULL when absent or of another length); the caller frees it. */
+static long long *read_i64_vector(hid_t f, const char *name, hsize_t n)
+{
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) return NULL;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), s = H5Dget_space(d);
+    long long *v = H5Sget_simple_extent_npoints(s) == (hssize_t)n ? malloc(sizeof(long long) * (n + 1)) : NULL;
+    if (v && H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        free(v);
+        v = NULL;
+    }
+    H5Sclose(s);
+    H5Dclose(d);
+    return v;
+}
+
+/* /convergence/residual [iters, blocks or window points]: one line per iteration (Parareal and Picard
+ * runs); Picard runs add the window [window_start, window_end] (and block-picard its block). */
 static void print_convergence(hid_t f)
 {
     if (H5Lexists(f, "convergence", H5P_DEFAULT) <= 0 || H5Lexists(f, "convergence/residual", H5P_DEFAULT) <= 0)
@@ -79,15 +95,28 @@ static void print_convergence(hid_t f)
     hsize_t dims[2] = {0, 0};
     if (H5Sget_simple_extent_ndims(s) == 2) H5Sget_simple_extent_dims(s, dims, NULL);
     double *r = malloc(sizeof(double) * (dims[0] * dims[1] + 1));
+    long long *ws = read_i64_vector(f, "convergence/window_start", dims[0]);
+    long long *we = read_i64_vector(f, "convergence/window_end", dims[0]);
+    long long *blk = read_i64_vector(f, "convergence/block", dims[0]);
     if (r && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, r) >= 0) {
-        printf("convergence (max residual over blocks per iteration):\n  iter  max residual\n");
+        if (ws && we)
+            printf("convergence (max residual over the window's points per iteration):\n  iter  max residual  "
+                   "window%s\n", blk ? "         block" : "");
+        else
+            printf("convergence (max residual over blocks per iteration):\n  iter  max residual\n");
         for (hsize_t k = 0; k < dims[0]; k++) {
-            double m = 0;
+            double m = 0; /* NaN (a point outside the window) never compares greater */
             for (hsize_t b = 0; b < dims[1]; b++) m = r[k * dims[1] + b] > m ? r[k * dims[1] + b] : m;
-            printf("  %4llu  %.3e\n", (unsigned long long)k + 1, m);
+            printf("  %4llu  %.3e", (unsigned long long)k + 1, m);
+            if (ws && we) printf("     [%lld, %lld]", ws[k], we[k]);
+            if (ws && we && blk) printf("  %lld", blk[k]);
+            printf("\n");
         }
     }
     free(r);
+    free(ws);
+    free(we);
+    free(blk);
     H5Sclose(s);
     H5Dclose(d);
 }

@@ -22,9 +22,9 @@ static pd_status load_everywhere(pd_ctx *ctx, const pd_cli_job_args *args, pd_co
 static void print_summary(const pd_config *cfg, const pd_run_summary *s)
 {
     if (s->iterations > 0)
-        fprintf(stderr, "pintdiff: wrote %s (%lld samples, %d steps, parareal: %d iterations, %lld NFE on the "
+        fprintf(stderr, "pintdiff: wrote %s (%lld samples, %d steps, %s: %d iterations, %lld NFE on the "
                 "critical path, %.2f s)\n", cfg->output.file, (long long)s->n_samples, cfg->sampler.steps,
-                s->iterations, (long long)s->nfe, s->wall_s);
+                s->method, s->iterations, (long long)s->nfe, s->wall_s);
     else
         fprintf(stderr, "pintdiff: wrote %s (%lld samples, %d steps, %lld NFE, %.2f s)\n", cfg->output.file,
                 (long long)s->n_samples, cfg->sampler.steps, (long long)s->nfe, s->wall_s);

@@ -1019,6 +1019,30 @@ static pd_status check_output(pd_ctx *ctx, const pd_config *cfg)
     return PD_OK;
 }
 
+/* picard, block-picard (ALGORITHMS.md §8): an affine step to iterate, blocks for block-picard, no pipelining. */
+static pd_status check_picard(pd_ctx *ctx, const pd_config *cfg)
+{
+    pd_method m = cfg->sampler.method;
+    if (m != PD_METHOD_PICARD && m != PD_METHOD_BLOCK_PICARD) return PD_OK;
+    const char *name = enum_name("sampler", "method", m);
+    pd_solver_params sp = pd_solver_default_params();
+    pd_solver *s = NULL;
+    PD_TRY(pd_solver_create(ctx, cfg->sampler.fine, &sp, &s));
+    int affine = pd_solver_is_affine(s);
+    pd_solver_destroy(&s);
+    if (!affine)
+        return vfail(ctx, cfg, "sampler", "fine",
+                     "%s iterates a one-step affine solver (ddpm, ddim, euler, li-ddim, li-ddpm, conjugate-ddim), "
+                     "got %s", name, cfg->sampler.fine);
+    if (m == PD_METHOD_BLOCK_PICARD && (cfg->sampler.blocks < 1 || cfg->sampler.blocks > cfg->sampler.steps))
+        return vfail(ctx, cfg, "sampler", "blocks", "block-picard needs 1 .. %d blocks (at most sampler.steps), got %d",
+                     cfg->sampler.steps, cfg->sampler.blocks);
+    if (cfg->sampler.pipeline)
+        return vfail(ctx, cfg, "sampler", "pipeline", "%s has no pipelined variant (expected false; parareal only)",
+                     name);
+    return PD_OK;
+}
+
 pd_status pd_config_validate(pd_ctx *ctx, const pd_config *cfg)
 {
     PD_TRY(check_schedule(ctx, cfg));
@@ -1026,6 +1050,7 @@ pd_status pd_config_validate(pd_ctx *ctx, const pd_config *cfg)
     PD_TRY(check_solver(ctx, cfg, "fine", cfg->sampler.fine));
     PD_TRY(check_solver(ctx, cfg, "coarse", cfg->sampler.coarse));
     PD_TRY(check_model(ctx, cfg));
+    PD_TRY(check_picard(ctx, cfg));
     return check_output(ctx, cfg);
 }
 

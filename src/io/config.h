@@ -15,7 +15,7 @@
 #include "pintdiff/status.h"
 
 typedef enum { PD_MODEL_GMM = 0, PD_MODEL_DATASET } pd_model_kind;
-typedef enum { PD_METHOD_SERIAL = 0, PD_METHOD_PARAREAL } pd_method;
+typedef enum { PD_METHOD_SERIAL = 0, PD_METHOD_PARAREAL, PD_METHOD_PICARD, PD_METHOD_BLOCK_PICARD } pd_method;
 #define PD_TRAJ_BOUNDARIES (-1) /* output.trajectory: boundaries (Parareal boundary states per iteration) */
 typedef enum { PD_START_PRIOR = 0, PD_START_EXACT } pd_start_kind;
 typedef enum { PD_COARSE_NOISE_START = 0, PD_COARSE_NOISE_AGGREGATE } pd_coarse_noise;

@@ -19,7 +19,7 @@ _Static_assert(sizeof(pd_method) == sizeof(int), "enum size");
 static const char *const model_kinds[] = {"gmm", "dataset", NULL};
 static const char *const schedule_kinds[] = {"ddpm-linear", "ddpm-cosine", "vp-linear", "edm", "li", "psld", NULL};
 static const char *const finals[] = {"alpha-one", "alpha0", NULL};
-static const char *const methods[] = {"serial", "parareal", NULL};
+static const char *const methods[] = {"serial", "parareal", "picard", "block-picard", NULL};
 static const char *const spacings[] = {"uniform",   "leading", "trailing", "linspace", "linspace-dpm",
                                        "quadratic", "logsnr",  "karras",   NULL};
 static const char *const variances[] = {"small", "large", NULL};
@@ -89,7 +89,9 @@ static const pd_cfg_key schema[] = {
 
     /* ----- sampler ----- */
     KEY(sampler, method, ENUM, "serial", .values = methods,
-        .doc = "`serial` (sample slices across ranks) or `parareal` (time blocks across ranks)"),
+        .doc = "`serial` (sample slices across ranks), `parareal` (time blocks across ranks), `picard` (ParaDiGMS "
+               "sliding window, §8.1) or `block-picard` (blocks of Picard iterations, §8.2): the window's time "
+               "points across ranks"),
     KEY(sampler, solver, STRING, "ddim", .allowed = SOLVER,
         .doc = "integrator of a serial run (a registered solver)"),
     KEY(sampler, steps, INT, "50", .bounds = PD_CFG_CLOSED, .lo = 1, .hi = 100000,
@@ -107,7 +109,8 @@ static const pd_cfg_key schema[] = {
     KEY(sampler, start, ENUM, "prior", .values = starts,
         .doc = "start state: `prior` noise, or `exact` (alpha_0 x_0 + sigma_0 z with x_0 an exact data sample: gmm and dataset models)"),
     KEY(sampler, fine, STRING, "ddim", .allowed = SOLVER,
-        .doc = "parallel methods: integrator whose serial result is reproduced (a registered solver)"),
+        .doc = "parallel methods: integrator whose serial result is reproduced (a registered solver; picard, "
+               "block-picard: a one-step affine one: ddpm, ddim, euler, li-ddim, li-ddpm, conjugate-ddim)"),
     KEY(sampler, coarse, STRING, "ddim", .allowed = SOLVER,
         .doc = "parareal: coarse integrator (a registered solver)"),
     KEY(sampler, coarse_steps, INT, "1", .bounds = PD_CFG_GE, .lo = 1,
@@ -116,14 +119,18 @@ static const pd_cfg_key schema[] = {
         .doc = "parareal, stochastic coarse solver: its step's noise is the fine draw where the step starts "
                "(`start`) or the normalised sum of the fine steps' noise it spans (`aggregate`, §7.2)"),
     KEY(sampler, blocks, INT, "0", .bounds = PD_CFG_GE, .lo = 0,
-        .doc = "parallel methods: number of time blocks; 0 = one per rank"),
+        .doc = "parareal: number of time blocks, 0 = one per rank; block-picard: number of blocks solved one "
+               "after another (required, 1 .. `steps`)"),
     KEY(sampler, window, INT, "0", .bounds = PD_CFG_GE, .lo = 0,
-        .doc = "picard: sliding window in steps; 0 = the whole grid"),
+        .doc = "picard: sliding window in steps (time points evaluated per iteration); 0 or more than `steps` = "
+               "the whole grid"),
     KEY(sampler, tol, DOUBLE, "1e-3", .bounds = PD_CFG_GT, .lo = 0,
-        .doc = "parallel methods: convergence tolerance on the per-block change"),
+        .doc = "parallel methods: convergence tolerance; parareal, block-picard: on the RMS change of a block end "
+               "or point; picard: per point and sample, |dx|^2 / dim <= tol^2 v_j (v_j the step's DDPM variance)"),
     KEY(sampler, max_iters, INT, "0", .bounds = PD_CFG_GE, .lo = 0,
-        .doc = "parallel methods: iteration limit; 0 = the number of blocks"),
-    KEY(sampler, pipeline, BOOL, "false", .doc = "parallel methods: pipelined (asynchronous) iterations"),
+        .doc = "parareal: iteration limit, 0 = the number of blocks; block-picard: iterations per block, 0 = its "
+               "length (exact); picard: updates of one point before it counts as converged, 0 = no limit"),
+    KEY(sampler, pipeline, BOOL, "false", .doc = "parareal: pipelined (asynchronous) iterations"),
 
     /* ----- batch ----- */
     KEY(batch, samples, INT64, "64", .bounds = PD_CFG_CLOSED, .lo = 1, .hi = 1e8,
@@ -154,7 +161,8 @@ static const pd_cfg_key schema[] = {
      .offset = offsetof(pd_config, output.trajectory),
      .offset2 = offsetof(pd_config, output.trajectory_every),
      .def = "none",
-     .doc = "serial: states stored in /trajectory/x (`none`, `all` grid points, `every:K`-th); parareal: `none` or `boundaries` (/convergence/boundaries per iteration)"},
+     .doc = "serial, picard, block-picard: states stored in /trajectory/x (`none`, `all` grid points, `every:K`-th; "
+            "picard: the final states); parareal: `none` or `boundaries` (/convergence/boundaries per iteration)"},
     KEY(output, noise, BOOL, "false", .doc = "store the step noise (/trajectory/noise)"),
     KEY(output, png, BOOL, "true", .doc = "write a PNG grid of image-shaped samples beside the file"),
     KEY(output, metrics, BOOL, "true", .doc = "compute sample metrics when the model has ground truth"),
