@@ -162,6 +162,8 @@ pd_status pd_solver_affine_coef(pd_ctx *ctx, const pd_solver *s, const pd_grid *
     if (n < 0 || n >= pd_grid_steps(g))
         PD_FAIL(ctx, PD_ERR_INPUT, "%s: step %d outside the grid's steps 0 .. %d", s->entry->info.name, n,
                 pd_grid_steps(g) - 1);
+    if (s->entry->stage[0].update == pd_conjugate_update && !pd_schedule_is_vp(pd_grid_schedule(g)))
+        PD_FAIL(ctx, PD_ERR_INPUT, "%s needs a VP schedule", s->entry->info.name);
     pd_affine_coef k = s->entry->coef(s, g, n);
     if (!pd_solver_is_stochastic(s)) k.cz = 0.0;
     *cx = k.cx, *cd = k.cd, *cz = k.cz;

@@ -7,6 +7,8 @@
 #     before); on 4 ranks sharing the GPU (device.comm auto -> mpi, staged or CUDA-aware) == 1 rank,
 #     bitwise, lock-step and pipelined, with states above MPI's eager limit; over NCCL on 2 ranks
 #     when the node has 2 GPUs;
+#   - Picard and block-Picard on cuda == serial on cuda, 4 ranks sharing the GPU == 1 rank; psld samplers
+#     (augmented states) on cuda == cpu;
 #   - what cannot work is refused with the key named: nccl on a shared GPU, a GPU index out of range.
 . "$PD_SRC/tests/cli/lib.sh"
 cd "$PD_SRC"
@@ -110,6 +112,26 @@ expect_exit 2 "nccl with device.gpu forcing a shared GPU" -- run 2 "$tmp/g0.h5" 
   --set device.comm=nccl --set device.gpu=0
 expect_output "device.comm: nccl needs one GPU per rank" "shared GPU: key named"
 expect_no_file "$tmp/g0.h5" "shared GPU: no result file"
+# Picard on the GPU: the window's points batched per rank, the affine steps along the chain (1 rank over
+# NCCL, 4 ranks sharing the GPU over mpi) == serial on cuda; psld (augmented states, the psld-gmm kernel)
+# serial cuda == cpu
+for m in picard block-picard; do
+  pic=(--set sampler.method=$m --set sampler.fine=ddpm --set sampler.window=16 --set sampler.blocks=4
+       --set sampler.tol=1e-12 --set batch.dtype=float32 --set output.log_iterations=false --set device.kind=cuda)
+  expect_exit 0 "$m on cuda, 1 rank (comm auto)" -- run 1 "$tmp/k1_$m.h5" "${base[@]}" "${pic[@]}"
+  expect_exit 0 "$m on cuda, 4 ranks sharing the GPU" -- run 4 "$tmp/k4_$m.h5" "${base[@]}" "${pic[@]}" --set device.comm=mpi
+  expect_exit 0 "$m: 1 rank == serial ddpm float32 on cuda within 1e-5" -- \
+    h5diff -d 1e-5 "$tmp/s_ddpm_float32_cuda.h5" "$tmp/k1_$m.h5" /samples
+  expect_exit 0 "$m: 4 ranks == 1 rank (bitwise)" -- h5diff "$tmp/k1_$m.h5" "$tmp/k4_$m.h5" /samples
+done
+ps=(configs/ring8.yaml --quiet --set schedule.kind=psld --set sampler.spacing=uniform --set sampler.steps=50
+    --set batch.samples=500 --set batch.dtype=float64 --set output.metrics=false --set output.png=false)
+for sv in psld-roba psld-nvv psld-sscs; do
+  for dev in cpu cuda; do
+    expect_exit 0 "psld $sv on $dev" -- run 1 "$tmp/ps_${sv}_$dev.h5" "${ps[@]}" --set sampler.solver=$sv --set device.kind=$dev
+  done
+  expect_exit 0 "psld $sv: cuda == cpu within 1e-9" -- h5diff -d 1e-9 "$tmp/ps_${sv}_cpu.h5" "$tmp/ps_${sv}_cuda.h5" /samples
+done
 expect_exit 2 "device.gpu beyond the GPUs" -- run 1 "$tmp/g9.h5" "${base[@]}" --set device.kind=cuda --set device.gpu=4096
 expect_output "device.gpu: 4096" "device.gpu named"
 finish
