@@ -3,7 +3,8 @@
 
     python3 results/integrators/analyse.py SCRATCH_DIR
 
-Reads SCRATCH_DIR/{gauss/gauss.csv, ring8/*.h5, ring8-li/*.h5, digits/*.h5, parareal/*.h5, runs.tsv, meta.txt}
+Reads SCRATCH_DIR/{gauss/gauss.csv, ring8/*.h5, ring8-li/*.h5, ring8-psld/*.h5, digits/*.h5, parareal/*.h5, runs.tsv,
+meta.txt}
 and writes, beside this script: gauss.csv, dist.csv, parareal.csv, integrators.png; prints the Markdown tables of
 README.md (also written to SCRATCH_DIR/tables.md). Needs numpy, matplotlib, h5py (results only, not the build).
 
@@ -11,10 +12,14 @@ gauss.csv   the rows of pd-bench-integrators (schedule, solver, N, nfe, metric, 
             order_nlogn = log(|e_prev| / |e|) / log((N / log N) / (N_prev / log N_prev)): the order in the step
             count measured against N / log N, the natural variable of the li schedule with T = N (its steps in
             log-SNR shrink like log T / T); on the other schedules it is only a second reading of the same data.
-dist.csv    one row per CLI run: dataset (ring8, ring8-li, digits), solver (spec), N, nfe, the /metrics of the
-            file (the numbers `pintdiff info` prints), and for ring8 the pathwise RMS distance of the samples to
-            the reference run (dpm-solver-2, 1000 steps, same exact start; deterministic solvers only:
-            a stochastic solver's samples are not a function of the start), wall_s, git_commit.
+dist.csv    one row per CLI run: dataset (ring8, ring8-li, ring8-psld, digits), solver (spec), N, nfe, the
+            /metrics of the file (the numbers `pintdiff info` prints; psld: of the x half), and for ring8 the
+            pathwise RMS distance of the samples to the reference run (dpm-solver-2, 1000 steps, same exact
+            start), for ring8-psld that of the x half to the psld-nvv 4000-step run (same prior start),
+            and path_median_vs_ref, the median over samples of the Euclidean distance to the reference sample
+            (the RMS counts the few samples that the coarse run sends to another component; the median does
+            not); deterministic solvers only: a stochastic solver's samples are not a function of the start;
+            wall_s, git_commit.
 parareal.csv one row per Parareal run: coarse, coarse_steps, blocks, iterations K, stop (tol / k=B), the first and
             final maximum block residual, critical_path_nfe, NFE speedup = serial steps / critical_path_nfe,
             init_nfe, total_nfe, error (rms, max) of the samples vs the serial 1000-step DDIM run, git_commit.
@@ -37,7 +42,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEDULES = ["vp-linear uniform", "vp-linear logsnr", "ddpm-linear linspace", "li c0=2 c1=4 T=N"]
-STOCHASTIC = {"ddpm", "ddim:eta=1", "li-ddpm", "accel-ddpm"}
+PSLD_SCHEDULE = "psld uniform"
+PSLD_STOCHASTIC = ["psld-em", "psld-sscs", "psld-noba", "psld-roba"]
+PSLD_DETERMINISTIC = ["psld-ode-euler", "psld-rvv", "psld-nvv"]
+STOCHASTIC = {"ddpm", "ddim:eta=1", "li-ddpm", "accel-ddpm"} | set(PSLD_STOCHASTIC)
+DIST_SETS = ("ring8", "ring8-li", "ring8-psld", "digits")
 # colours per solver family; baselines dark and dashed
 STYLE = {
     "ddim": ("k", "-", "o"),
@@ -52,10 +61,21 @@ STYLE = {
     "conjugate-ddim:conj_lambda=-0.5": ("tab:pink", "-", ">"),
     "conjugate-ddim:conj_lambda=0.5": ("tab:brown", "-", ">"),
     "conjugate-ddim:conj_lambda=1": ("tab:brown", ":", "<"),
+    "conjugate-2": ("tab:olive", "--", "P"),
+    "conjugate-2:conj_lambda=-1": ("tab:blue", "-", "P"),
+    "conjugate-2:conj_lambda=-0.5": ("tab:blue", "--", "X"),
+    "conjugate-2:conj_lambda=0.5": ("tab:blue", ":", "X"),
     "ddpm": ("k", "--", "o"),
     "ddim:eta=1": ("0.6", ":", "x"),
     "li-ddpm": ("0.4", "--", "v"),
     "accel-ddpm": ("tab:orange", "-", "o"),
+    "psld-em": ("k", "--", "o"),
+    "psld-sscs": ("0.5", "--", "s"),
+    "psld-noba": ("tab:purple", "-", "^"),
+    "psld-roba": ("tab:red", "-", "o"),
+    "psld-ode-euler": ("k", "-", "o"),
+    "psld-nvv": ("tab:purple", "-.", "v"),
+    "psld-rvv": ("tab:red", "-.", "s"),
 }
 
 
@@ -64,7 +84,7 @@ def style(s):
 
 
 def short(s):
-    return s.replace("conjugate-ddim:conj_lambda=", "conj λ=")
+    return s.replace("conjugate-ddim:conj_lambda=", "conj λ=").replace("conjugate-2:conj_lambda=", "conj-2 λ=")
 
 
 def read_meta(scratch):
@@ -129,7 +149,7 @@ def gauss_tables(g):
     md = []
     solvers = []
     for (s, sol, m) in g:
-        if sol not in solvers:
+        if s in SCHEDULES and sol not in solvers:
             solvers.append(sol)
 
     def cell(s, sol, m, N):
@@ -183,6 +203,67 @@ def gauss_tables(g):
     return md
 
 
+def at_nfe(rs, nfe):
+    """|value| at a given NFE by log-log interpolation between the measured points (None outside them)"""
+    pts = sorted((r["nfe"], abs(r["value"])) for r in rs)
+    for (n0, v0), (n1, v1) in zip(pts, pts[1:]):
+        if n0 <= nfe <= n1 and v0 > 0 and v1 > 0:
+            if n0 == n1:
+                return v0
+            f = math.log(nfe / n0) / math.log(n1 / n0)
+            return math.exp(math.log(v0) + f * (math.log(v1) - math.log(v0)))
+    for n, v in pts:
+        if n == nfe:
+            return v
+    return None
+
+
+def psld_tables(g):
+    """the PSLD Gaussian tables: KL / TV vs NFE (em baseline), pathwise error vs NFE (ode-euler baseline)"""
+    md = []
+    s = PSLD_SCHEDULE
+    Ns = sorted({r["N"] for (sch, sol, m), rs in g.items() if sch == s for r in rs})
+    if not Ns:
+        return md
+    for title, sols, metrics, base in (
+            ("stochastic samplers: KL / TV of the x-marginal (exact law)", PSLD_STOCHASTIC, ("kl", "tv"),
+             "psld-em"),
+            ("deterministic samplers: pathwise RMS error of x / TV of the x-marginal (exact law)", PSLD_DETERMINISTIC,
+             ("path_rms", "tv"), "psld-ode-euler")):
+        md.append(f"### PSLD Gaussian, {title}\n")
+        md.append("| solver | NFE / step | " + " | ".join(f"N = {N}" for N in Ns) + " | order 320→640 |")
+        md.append("| --- | ---: |" + " ---: |" * (len(Ns) + 1))
+        for sol in sols:
+            by = [{r["N"]: r for r in g.get((s, sol, m), [])} for m in metrics]
+            if not by[0]:
+                continue
+            cells = [" / ".join(f"{abs(b[N]['value']):.2e}" for b in by) if N in by[0] else "—" for N in Ns]
+            per = by[0][Ns[-1]]["nfe"] // Ns[-1] if Ns[-1] in by[0] else "—"
+            orders = " / ".join(b[Ns[-1]]["order"] if Ns[-1] in b and b[Ns[-1]]["order"] else "—" for b in by)
+            md.append(f"| {sol} | {per} | " + " | ".join(cells) + f" | {orders} |")
+        md.append("")
+        # equal NFE: ratio of each to the baseline, log-log interpolated where a solver has no run at that NFE
+        nfes = [20, 40, 80, 160, 320, 640]
+        md.append(f"At equal NFE ({' and '.join(metrics)}), with the ratio to {base}; log-log interpolation between "
+                  "measured N where a solver has no run at that NFE:\n")
+        md.append("| solver | metric | " + " | ".join(f"NFE {n}" for n in nfes) + " |")
+        md.append("| --- | --- |" + " ---: |" * len(nfes))
+        for metric in metrics:
+            brs = g.get((s, base, metric), [])
+            for sol in sols:
+                rs = g.get((s, sol, metric), [])
+                if not rs:
+                    continue
+                cells = []
+                for n in nfes:
+                    v, b = at_nfe(rs, n), at_nfe(brs, n)
+                    cells.append("—" if v is None else
+                                 f"{v:.2e}" + ("" if sol == base or not b else f" ({v / b:.2g}×)"))
+                md.append(f"| {sol} | {metric} | " + " | ".join(cells) + " |")
+        md.append("")
+    return md
+
+
 # ----- CLI runs -----
 
 SPEC_RE = re.compile(r"^(?P<spec>.+)-N(?P<N>\d+)\.h5$")
@@ -195,12 +276,15 @@ def untag(t):
 
 def dist(scratch):
     rows = []
-    ref = None
-    rp = os.path.join(scratch, "ring8", "reference.h5")
-    if os.path.exists(rp):
-        with h5py.File(rp, "r") as h:
-            ref = h["samples"][...].astype(np.float64)
-    for ds in ("ring8", "ring8-li", "digits"):
+    refs = {}
+    for ds in ("ring8", "ring8-psld"):
+        rp = os.path.join(scratch, ds, "reference.h5")
+        if os.path.exists(rp):
+            with h5py.File(rp, "r") as h:
+                refs[ds] = h["samples"][...].astype(np.float64)
+                if ds == "ring8-psld":  # (x, m) rows: keep x, the first half
+                    refs[ds] = refs[ds][:, :refs[ds].shape[1] // 2]
+    for ds in DIST_SETS:
         for path in sorted(glob.glob(os.path.join(scratch, ds, "*.h5"))):
             m = SPEC_RE.match(os.path.basename(path))
             if not m:
@@ -212,15 +296,19 @@ def dist(scratch):
                 for k in ("sw2", "sw2_floor", "mmd2", "mmd2_floor", "occupancy_tv", "mean_err", "cov_err",
                           "nearest_row_mean", "nearest_row_max"):
                     r[k] = float(h["metrics"][k][()]) if "metrics" in h and k in h["metrics"] else ""
-                r["path_rms_vs_ref"] = ""
-                if ds == "ring8" and ref is not None and spec.split(":")[0] not in ("ddpm", "li-ddpm", "accel-ddpm"):
+                r["path_rms_vs_ref"] = r["path_median_vs_ref"] = ""
+                if ds in refs and spec.split(":")[0] not in STOCHASTIC:
                     x = h["samples"][...].astype(np.float64)
-                    r["path_rms_vs_ref"] = float(np.sqrt(np.mean((x - ref) ** 2)))
+                    if ds == "ring8-psld":
+                        x = x[:, :x.shape[1] // 2]
+                    r["path_rms_vs_ref"] = float(np.sqrt(np.mean((x - refs[ds]) ** 2)))
+                    r["path_median_vs_ref"] = float(np.median(np.sqrt(np.sum((x - refs[ds]) ** 2, axis=1))))
             rows.append(r)
-    order = {"ring8": 0, "ring8-li": 1, "digits": 2}
+    order = {d: i for i, d in enumerate(DIST_SETS)}
     rows.sort(key=lambda r: (order[r["dataset"]], r["solver"], r["N"]))
     cols = ["dataset", "solver", "N", "nfe", "sw2", "sw2_floor", "mmd2", "mmd2_floor", "occupancy_tv", "mean_err",
-            "cov_err", "nearest_row_mean", "nearest_row_max", "path_rms_vs_ref", "wall_s", "git_commit"]
+            "cov_err", "nearest_row_mean", "nearest_row_max", "path_rms_vs_ref", "path_median_vs_ref", "wall_s",
+            "git_commit"]
     with open(os.path.join(HERE, "dist.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -239,6 +327,8 @@ def dist_tables(rows, dist_solvers):
             ("ring8", "SW2 / occupancy TV / pathwise RMS vs the 1000-step dpm-solver-2 run",
              ("sw2", "occupancy_tv", "path_rms_vs_ref")),
             ("ring8-li", "SW2 / occupancy TV", ("sw2", "occupancy_tv")),
+            ("ring8-psld", "SW2 / occupancy TV of x / pathwise RMS of x / median pathwise distance of x, vs the "
+             "4000-step psld-nvv run", ("sw2", "occupancy_tv", "path_rms_vs_ref", "path_median_vs_ref")),
             ("digits", "SW2 / mean distance to the nearest training image", ("sw2", "nearest_row_mean"))):
         sols = [s for s in dist_solvers if (ds, s) in by]
         if not sols:
@@ -264,6 +354,19 @@ def dist_tables(rows, dist_solvers):
             md.append(f"| {s} | " + " | ".join(cells) + " |")
         md.append("")
     md.append("NFE in brackets where it differs from N.\n")
+    for ds, k in (("ring8", "path_rms_vs_ref"), ("ring8-psld", "path_rms_vs_ref"),
+                  ("ring8-psld", "path_median_vs_ref")):
+        lines = []
+        for s in dist_solvers:
+            rs = sorted((r for r in by.get((ds, s), {}).values() if r[k] not in ("", 0)), key=lambda r: r["N"])
+            if len(rs) < 2:
+                continue
+            o = [math.log(a[k] / b[k]) / math.log(b["N"] / a["N"]) for a, b in zip(rs, rs[1:])]
+            lines.append(f"{s} " + " ".join(f"{v:.2f}" for v in o))
+        if lines:
+            what = "RMS" if k == "path_rms_vs_ref" else "median distance"
+            md.append(f"{ds}: observed orders of the pathwise {what} between successive N "
+                      f"({'→'.join(str(N) for N in Ns)}, in N): " + "; ".join(lines) + ".\n")
     return md
 
 
@@ -336,7 +439,7 @@ def slope_guides(ax, x, y, slopes):
 
 
 def plot(g, drows, prows, meta, dist_solvers):
-    fig, axes = plt.subplots(4, 4, figsize=(22, 20))
+    fig, axes = plt.subplots(5, 4, figsize=(22, 25))
     # rows 1-2: the Gaussian
     for j, s in enumerate(SCHEDULES):
         for i, (metric, pick, slopes) in enumerate(
@@ -369,7 +472,10 @@ def plot(g, drows, prows, meta, dist_solvers):
               (axes[2, 2], "ring8-li", "sw2", "ring8 on li (T = N, c0 = 2, c1 = 4): SW2"),
               (axes[2, 3], "digits", "sw2", "digits (ddpm-linear leading): SW2 vs the data set"),
               (axes[3, 0], "digits", "nearest_row_mean",
-               "digits: mean distance to the nearest training image (0 drawn at 1e-12)")]
+               "digits: mean distance to the nearest training image (0 drawn at 1e-12)"),
+              (axes[4, 2], "ring8-psld", "sw2", "ring8 on psld (uniform t, prior start): SW2 of x vs exact draws"),
+              (axes[4, 3], "ring8-psld", "path_rms_vs_ref",
+               "ring8 on psld: path error of x vs 4000-step psld-nvv (RMS; dotted: median)")]
     for ax, ds, k, title in panels:
         floor = None
         for s in dist_solvers:
@@ -388,6 +494,15 @@ def plot(g, drows, prows, meta, dist_solvers):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("NFE")
         ax.grid(True, which="both", alpha=0.3)
+        if ds == "ring8-psld" and k == "path_rms_vs_ref":
+            for s in dist_solvers:
+                rs = [r for r in by.get((ds, s), []) if r["path_median_vs_ref"] != ""]
+                if rs:
+                    c, _, mk = style(s)
+                    ax.plot([r["nfe"] for r in rs], [r["path_median_vs_ref"] for r in rs], color=c, ls=":",
+                            marker=mk, ms=3, alpha=0.7)
+        if ds == "ring8-psld":
+            ax.legend(fontsize=6)
         if k == "path_rms_vs_ref":
             xs = np.array([20.0, 200.0])
             for sl, ls in ((1, ":"), (2, "-.")):
@@ -422,6 +537,27 @@ def plot(g, drows, prows, meta, dist_solvers):
     ax.set_xticks(xs)
     ax.set_xticklabels(labels, fontsize=6, rotation=60)
     ax.set_title("Parareal digits B = 8: iterations to tol 1e-3", fontsize=9)
+    # row 5, left: the PSLD Gaussian
+    for ax, sols, metric, title in (
+            (axes[4, 0], PSLD_STOCHASTIC, "kl", "Gaussian, psld uniform: KL(law of x_N, exact), stochastic"),
+            (axes[4, 1], PSLD_DETERMINISTIC, "path_rms",
+             "Gaussian, psld uniform: pathwise RMS of x vs RK4 flow, deterministic")):
+        allx, ally = [], []
+        for sol in sols:
+            rs = g.get((PSLD_SCHEDULE, sol, metric), [])
+            if not rs:
+                continue
+            x = [r["nfe"] for r in rs]
+            y = [abs(r["value"]) for r in rs]
+            c, ls, mk = style(sol)
+            ax.loglog(x, y, color=c, ls=ls, marker=mk, ms=4, label=sol)
+            allx += x
+            ally += y
+        slope_guides(ax, allx, [v for v in ally if v < 10], (1, 2))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("NFE")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6)
     fig.suptitle(f"pintdiff integrators (issue 6), {meta.get('version', '')} {meta.get('date', '')}", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(os.path.join(HERE, "integrators.png"), dpi=80)
@@ -441,11 +577,12 @@ def main():
             dist_solvers.append(r["solver"])
     # table order: as bench.sh lists them
     pref = ["ddim", "conjugate-ddim:conj_lambda=-1", "conjugate-ddim:conj_lambda=-0.5",
-            "conjugate-ddim:conj_lambda=0.5", "accel-ddim", "li-ddim", "dpm-solver-2", "dpmpp-2m", "ddpm", "li-ddpm",
-            "accel-ddpm"]
+            "conjugate-ddim:conj_lambda=0.5", "accel-ddim", "li-ddim", "dpm-solver-2", "conjugate-2",
+            "conjugate-2:conj_lambda=-1", "dpmpp-2m", "ddpm", "li-ddpm", "accel-ddpm"] + PSLD_STOCHASTIC + \
+        PSLD_DETERMINISTIC
     dist_solvers.sort(key=lambda s: pref.index(s) if s in pref else len(pref))
     prows, pmd = parareal(scratch)
-    md = gauss_tables(g) + dist_tables(drows, dist_solvers) + pmd
+    md = gauss_tables(g) + psld_tables(g) + dist_tables(drows, dist_solvers) + pmd
     text = "\n".join(md)
     print(text)
     with open(os.path.join(scratch, "tables.md"), "w") as f:

@@ -65,7 +65,7 @@ static const pd_solver_entry pd_solvers[] = {
     {{"psld-sscs",     1,    1,  1,    0,
       "PSLD symmetric splitting (mandt-lab/PSLD sscs_sde): exact OU over h/2, score Euler over h, OU h/2", 1},
      1, 0, 1, pd_psld_sscs_prepare, {{-1, 0, pd_psld_sscs_update}}, NULL},
-    {{"psld-nvv",      2,    3,  0,    0,
+    {{"psld-nvv",      1,    3,  0,    0,
       "PSLD naive velocity-Verlet on the PF-ODE, B(h/2) A(h) B(h/2), a score per sub-step (pintdiff's definition)", 1},
      3, 0, 3, NULL, {{-1, 0, pd_psld_nvv_stage1}, {1, 2, pd_psld_nvv_stage2}, {1, 0, pd_psld_nvv_stage3}}, NULL},
     {{"psld-rvv",      1,    1,  0,    0,
