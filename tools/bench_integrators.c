@@ -28,8 +28,7 @@
  * of pd_schedule_defaults(PD_SCHEDULE_PSLD)): the psld-* samplers run on pd_model_psld_gmm_create of the same
  * one-component mixture, the state u = (x, m) (dim 2, x first), from the exact 2x2 marginal at t = 1
  * (ALGORITHMS.md §6.2: mean E_t (mu, 0), covariance Sigma_inf + E_t (diag(s^2, kappa M) - Sigma_inf) E_t^T,
- * computed here from the formulas, independently of the library, and checked against the grid's alpha and
- * sigma of the x-marginal). Metrics on the x half, u_N = A u_0 + c and each stochastic step
+ * from the library's core/psld.h, and checked against the grid's alpha and sigma of the x-marginal). Metrics on the x half, u_N = A u_0 + c and each stochastic step
  * u' = A u + c + R (z1x, z1m, z2x, z2m) fitted as above (2x2 A, R 2x4; z1 of PD_RNG_STEP, z2 of PD_RNG_STEP2,
  * elements 0 (x) and 1 (m)), the 2x2 law propagated, TV and KL of its x-marginal against the exact one;
  *   path_rms   deterministic: x_N minus the PF-ODE flow of the same start, the flow an affine map computed
@@ -47,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/psld.h"
 #include "pintdiff/pintdiff.h"
 
 enum { SAMPLES = 1000, PROBES = 8, PSLD_PROBES = 16, MC_SAMPLES = 4000, MAX_SOLVERS = 64, REF_STEPS = 200000 };
@@ -259,6 +259,23 @@ done:
     return st;
 }
 
+/* The Monte-Carlo check: mean and variance of x (every stride-th value of h, MC_SAMPLES of them) within 5
+ * standard errors of the propagated law r. */
+static pd_status mc_agrees(pd_ctx *ctx, const char *name, const double *h, int stride, const result *r)
+{
+    double sm = 0, sv2 = 0;
+    for (int i = 0; i < MC_SAMPLES; i++) sm += h[stride * i];
+    sm /= MC_SAMPLES;
+    for (int i = 0; i < MC_SAMPLES; i++) sv2 += (h[stride * i] - sm) * (h[stride * i] - sm);
+    sv2 /= MC_SAMPLES - 1;
+    double zm = (sm - r->m) / sqrt(r->V / MC_SAMPLES);
+    double zv = (sv2 - r->V) / (r->V * sqrt(2.0 / (MC_SAMPLES - 1)));
+    if (!(fabs(zm) < 5.0 && fabs(zv) < 5.0))
+        PD_FAIL(ctx, PD_ERR_NUMERIC, "%s: Monte-Carlo run disagrees with the propagated law (x mean %.5f vs %.5f, "
+                "var %.5f vs %.5f)", name, sm, r->m, sv2, r->V);
+    return PD_OK;
+}
+
 /* Stochastic one-step solvers: the law step by step from probes, then a Monte-Carlo check. */
 static pd_status run_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model *m, const pd_grid *g, result *r)
 {
@@ -311,18 +328,7 @@ static pd_status run_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model *m, c
     PD_TRY_GOTO(pd_solver_run(ctx, sv, m, g, 0, N, xm, wsm));
     r->nfe = (int)pd_model_nfe(m);
     PD_TRY_GOTO(pd_state_read_f64(ctx, xm, h));
-    double sm = 0, sv2 = 0;
-    for (int i = 0; i < MC_SAMPLES; i++) sm += h[i];
-    sm /= MC_SAMPLES;
-    for (int i = 0; i < MC_SAMPLES; i++) sv2 += (h[i] - sm) * (h[i] - sm);
-    sv2 /= MC_SAMPLES - 1;
-    double zm = (sm - r->m) / sqrt(r->V / MC_SAMPLES);
-    double zv = (sv2 - r->V) / (r->V * sqrt(2.0 / (MC_SAMPLES - 1)));
-    if (!(fabs(zm) < 5.0 && fabs(zv) < 5.0))
-        PD_FAIL_GOTO(ctx, PD_ERR_NUMERIC,
-                     "%s: Monte-Carlo run disagrees with the propagated law "
-                     "(mean %.5f vs %.5f, var %.5f vs %.5f)",
-                     name, sm, r->m, sv2, r->V);
+    PD_TRY_GOTO(mc_agrees(ctx, name, h, 1, r));
 done:
     free(h);
     pd_solver_ws_destroy(&wsm);
@@ -332,61 +338,20 @@ done:
     return st;
 }
 
-/* ----- PSLD: the law of u = (x, m) in closed form (ALGORITHMS.md §6.1-6.2), written here from the formulas,
- * not from the library's core/psld.h, so that the library's sampler maps are checked against an independent
- * reading ----- */
+/* ----- PSLD: the law of u = (x, m) in closed form, from the library's 2x2 algebra (core/psld.h, itself
+ * checked in test_solvers_psld against a matrix exponential and the Lyapunov equation) ----- */
 
-typedef struct mat2 {
-    double a, b, c, d; /* [[a, b], [c, d]] */
-} mat2;
-
-static mat2 mat2_mul(mat2 p, mat2 q)
-{
-    return (mat2){p.a * q.a + p.b * q.c, p.a * q.b + p.b * q.d, p.c * q.a + p.d * q.c, p.c * q.b + p.d * q.d};
-}
-static mat2 mat2_t(mat2 p) { return (mat2){p.a, p.c, p.b, p.d}; }
-static mat2 mat2_inv(mat2 p)
-{
-    double det = p.a * p.d - p.b * p.c;
-    return (mat2){p.d / det, -p.b / det, -p.c / det, p.a / det};
-}
-
-typedef struct psld_par {
-    double gamma, nu, beta, kappa, minv, M; /* 1/M = (Gamma - nu)^2 / 4 (critical damping) */
-} psld_par;
-
-static psld_par psld_par_of(const pd_schedule_params *q)
-{
-    psld_par p = {q->psld_gamma, q->psld_nu, q->psld_beta, q->psld_kappa, 0, 0};
-    p.minv = 0.25 * (p.gamma - p.nu) * (p.gamma - p.nu);
-    p.M = 1.0 / p.minv;
-    return p;
-}
-
-/* E_t = exp(1/2 beta t A), A = [[-Gamma, 1/M], [-1, -nu]]: double eigenvalue -(Gamma + nu)/2, nilpotent rest */
-static mat2 psld_E(const psld_par *p, double t)
-{
-    double J = p->beta * t, e = exp(-0.25 * (p->gamma + p->nu) * J);
-    return (mat2){e * (1.0 + 0.25 * (p->nu - p->gamma) * J), e * 0.5 * p->minv * J, -e * 0.5 * J,
-                  e * (1.0 + 0.25 * (p->gamma - p->nu) * J)};
-}
-
-/* Covariance of u_t for x_0 ~ N(MU, SD^2), m_0 ~ N(0, kappa M): Sigma_inf + E (Sigma_0 - Sigma_inf) E^T,
- * Sigma_inf = diag(1, M); its mean is E (MU, 0). */
-static mat2 psld_S(const psld_par *p, double t)
-{
-    mat2 E = psld_E(p, t), D0 = {SD * SD - 1.0, 0.0, 0.0, (p->kappa - 1.0) * p->M};
-    mat2 S = mat2_mul(mat2_mul(E, D0), mat2_t(E));
-    double off = 0.5 * (S.b + S.c);
-    return (mat2){1.0 + S.a, off, off, p->M + S.d};
-}
+/* E_t = exp(1/2 beta t A) and the covariance of u_t for x_0 ~ N(MU, SD^2), m_0 ~ N(0, kappa M); the mean
+ * of u_t is E_t (MU, 0). */
+static pd_mat2 psld_E(const pd_psld *p, double t) { return pd_psld_fwd(p, p->beta * t); }
+static pd_mat2 psld_S(const pd_psld *p, double t) { return pd_psld_cov(p, p->beta * t, SD * SD); }
 
 /* The PF-ODE in reverse time, du/dtau = -1/2 beta A u + 1/2 beta D s, s = -Sigma_t^-1 (u - mean_t),
  * D = diag(Gamma, M nu), is affine: d[u; 1]/dtau = G(t) [u; 1]. */
-static void psld_G(const psld_par *p, double t, double G[3][3])
+static void psld_G(const pd_psld *p, double t, double G[3][3])
 {
-    mat2 E = psld_E(p, t), Si = mat2_inv(psld_S(p, t));
-    double b2 = 0.5 * p->beta, dx = p->gamma, dm = p->M * p->nu;
+    pd_mat2 E = psld_E(p, t), Si = pd_mat2_inv(psld_S(p, t), NULL);
+    double b2 = 0.5 * p->beta, dx = p->gamma, dm = p->m * p->nu;
     double mx = E.a * MU, mm = E.c * MU;
     /* K = -1/2 beta A - 1/2 beta D Sigma^-1,  k = 1/2 beta D Sigma^-1 mean */
     G[0][0] = b2 * p->gamma - b2 * dx * Si.a;
@@ -406,7 +371,7 @@ static void mat3_mul(double A[3][3], double B[3][3], double C[3][3])
 
 /* The flow map of the PF-ODE from t0 down to t1 as a 3x3 propagator P ([u_1; 1] = P [u_0; 1]): RK4 with n
  * uniform steps on dP/dtau = G P. */
-static void psld_flow(const psld_par *p, double t0, double t1, int n, double P[3][3])
+static void psld_flow(const pd_psld *p, double t0, double t1, int n, double P[3][3])
 {
     const double h = (t0 - t1) / n;
     for (int i = 0; i < 3; i++)
@@ -427,11 +392,11 @@ static void psld_flow(const psld_par *p, double t0, double t1, int n, double P[3
 
 /* The exact law at the grid's ends, checked against the alpha and sigma of the x-marginal the grid carries
  * (v = alpha^2 s^2 + sigma^2). */
-static pd_status psld_ends(pd_ctx *ctx, const psld_par *p, const pd_grid *g, double mean0[2], mat2 *S0, result *r)
+static pd_status psld_ends(pd_ctx *ctx, const pd_psld *p, const pd_grid *g, double mean0[2], pd_mat2 *S0, result *r)
 {
     int N = pd_grid_steps(g);
     const pd_grid_point *p0 = pd_grid_at(g, 0), *pN = pd_grid_at(g, N);
-    mat2 E0 = psld_E(p, p0->t), EN = psld_E(p, pN->t);
+    pd_mat2 E0 = psld_E(p, p0->t), EN = psld_E(p, pN->t);
     *S0 = psld_S(p, p0->t);
     mean0[0] = E0.a * MU;
     mean0[1] = E0.c * MU;
@@ -446,7 +411,7 @@ static pd_status psld_ends(pd_ctx *ctx, const psld_par *p, const pd_grid *g, dou
 }
 
 /* u_0 = mean_0 + chol(Sigma_0) z, z of (SEED, sample, 0, PD_RNG_START) at elements 0 (x) and 1 (m) */
-static pd_status psld_start(pd_ctx *ctx, pd_state *x, const double mean0[2], mat2 S0, double *host)
+static pd_status psld_start(pd_ctx *ctx, pd_state *x, const double mean0[2], pd_mat2 S0, double *host)
 {
     int64_t n = pd_state_n_samples(x);
     double l11 = sqrt(S0.a), l21 = S0.c / l11, l22 = sqrt(S0.d - l21 * l21);
@@ -463,14 +428,14 @@ static pd_status psld_start(pd_ctx *ctx, pd_state *x, const double mean0[2], mat
 /* Deterministic psld-*: SAMPLES trajectories, path error of x and m against the RK4 flow of the same start;
  * u_N = A u_0 + c fitted, the x-marginal of its law. */
 static pd_status run_psld_deterministic(pd_ctx *ctx, const pd_solver *sv, pd_model *m, const pd_grid *g,
-                                        const psld_par *par, result *r)
+                                        const pd_psld *par, result *r)
 {
     pd_status st = PD_OK;
     pd_state *x = NULL;
     pd_solver_ws *ws = NULL;
     int N = pd_grid_steps(g);
     double mean0[2], P[3][3], P2[3][3];
-    mat2 S0;
+    pd_mat2 S0;
     double *u0 = malloc(2 * SAMPLES * sizeof *u0), *u1 = malloc(2 * SAMPLES * sizeof *u1);
     double *M = malloc(3 * SAMPLES * sizeof *M), *y = malloc(SAMPLES * sizeof *y);
     if (!u0 || !u1 || !M || !y) PD_FAIL_GOTO(ctx, PD_ERR_NOMEM, "bench: scratch");
@@ -505,7 +470,7 @@ static pd_status run_psld_deterministic(pd_ctx *ctx, const pd_solver *sv, pd_mod
     }
     r->path_rms = sqrt(sx / SAMPLES);
     r->path_rms_m = sqrt(sm / SAMPLES);
-    mat2 A = {0, 0, 0, 0};
+    pd_mat2 A = {0, 0, 0, 0};
     double c[2];
     for (int row = 0; row < 2; row++) {
         for (int i = 0; i < SAMPLES; i++) y[i] = u1[2 * i + row];
@@ -518,7 +483,7 @@ static pd_status run_psld_deterministic(pd_ctx *ctx, const pd_solver *sv, pd_mod
         c[row] = u[2];
     }
     r->m = c[0];
-    r->V = mat2_mul(mat2_mul(A, S0), mat2_t(A)).a;
+    r->V = pd_mat2_mul(pd_mat2_mul(A, S0), pd_mat2_t(A)).a;
     r->dV = r->V - r->V_ex;
 done:
     pd_solver_ws_destroy(&ws);
@@ -533,7 +498,7 @@ done:
 /* Stochastic psld-*: each step u' = A u + c + R z, z = (z1x, z1m, z2x, z2m), read off PSLD_PROBES probes,
  * the 2x2 law propagated; then a Monte-Carlo run checks the x-marginal. */
 static pd_status run_psld_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model *m, const pd_grid *g,
-                                     const psld_par *par, result *r)
+                                     const pd_psld *par, result *r)
 {
     enum { K = 7 };
     pd_status st = PD_OK;
@@ -544,7 +509,7 @@ static pd_status run_psld_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model 
     const char *name = pd_solver_get_info(sv)->name;
     uint64_t seed = pd_solver_get_params(sv)->seed;
     double mean[2];
-    mat2 S;
+    pd_mat2 S;
     PD_TRY_GOTO(psld_ends(ctx, par, g, mean, &S, r));
     if (pd_solver_get_info(sv)->multistep)
         PD_FAIL_GOTO(ctx, PD_ERR_INPUT, "%s: stochastic multistep solver: the per-step law does not apply", name);
@@ -568,7 +533,7 @@ static pd_status run_psld_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model 
         PD_TRY_GOTO(pd_solver_step(ctx, sv, m, g, n, x, ws));
         PD_TRY_GOTO(pd_state_read_f64(ctx, x, out));
         for (int k = 0; k < 2 * PSLD_PROBES; k++) scale = fmax(scale, fabs(out[k]));
-        mat2 A = {0, 0, 0, 0};
+        pd_mat2 A = {0, 0, 0, 0};
         double c[2], R[2][4];
         for (int rw = 0; rw < 2; rw++) {
             for (int k = 0; k < PSLD_PROBES; k++) y[k] = out[2 * k + rw];
@@ -584,12 +549,12 @@ static pd_status run_psld_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model 
         double m0 = A.a * mean[0] + A.b * mean[1] + c[0], m1 = A.c * mean[0] + A.d * mean[1] + c[1];
         mean[0] = m0;
         mean[1] = m1;
-        mat2 T = mat2_mul(mat2_mul(A, S), mat2_t(A));
+        pd_mat2 T = pd_mat2_mul(pd_mat2_mul(A, S), pd_mat2_t(A));
         double rr[2][2] = {{0, 0}, {0, 0}};
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++)
                 for (int k = 0; k < 4; k++) rr[i][j] += R[i][k] * R[j][k];
-        S = (mat2){T.a + rr[0][0], 0.5 * (T.b + T.c) + rr[0][1], 0.5 * (T.b + T.c) + rr[1][0], T.d + rr[1][1]};
+        S = (pd_mat2){T.a + rr[0][0], 0.5 * (T.b + T.c) + rr[0][1], 0.5 * (T.b + T.c) + rr[1][0], T.d + rr[1][1]};
     }
     r->m = mean[0];
     r->V = S.a;
@@ -598,7 +563,7 @@ static pd_status run_psld_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model 
     /* Monte-Carlo check: a full run of MC_SAMPLES samples from the exact start */
     {
         double mean0[2];
-        mat2 S0;
+        pd_mat2 S0;
         result dummy = {0};
         PD_TRY_GOTO(psld_ends(ctx, par, g, mean0, &S0, &dummy));
         h = malloc(2 * MC_SAMPLES * sizeof *h);
@@ -610,17 +575,7 @@ static pd_status run_psld_stochastic(pd_ctx *ctx, const pd_solver *sv, pd_model 
         PD_TRY_GOTO(pd_solver_run(ctx, sv, m, g, 0, N, xm, wsm));
         r->nfe = (int)pd_model_nfe(m);
         PD_TRY_GOTO(pd_state_read_f64(ctx, xm, h));
-        double sm = 0, sv2 = 0;
-        for (int i = 0; i < MC_SAMPLES; i++) sm += h[2 * i];
-        sm /= MC_SAMPLES;
-        for (int i = 0; i < MC_SAMPLES; i++) sv2 += (h[2 * i] - sm) * (h[2 * i] - sm);
-        sv2 /= MC_SAMPLES - 1;
-        double zm = (sm - r->m) / sqrt(r->V / MC_SAMPLES);
-        double zv = (sv2 - r->V) / (r->V * sqrt(2.0 / (MC_SAMPLES - 1)));
-        if (!(fabs(zm) < 5.0 && fabs(zv) < 5.0))
-            PD_FAIL_GOTO(ctx, PD_ERR_NUMERIC,
-                         "%s: Monte-Carlo run disagrees with the propagated law (x mean %.5f vs %.5f, var %.5f vs %.5f)",
-                         name, sm, r->m, sv2, r->V);
+        PD_TRY_GOTO(mc_agrees(ctx, name, h, 2, r));
     }
 done:
     free(h);
@@ -686,7 +641,7 @@ static int bench_one(pd_ctx *ctx, pd_model *m, pd_model *pm, const bench_schedul
     int stoch = pd_solver_is_stochastic(sv), fails = 0;
     pd_model *mm = bs->augmented ? pm : m;
     pd_schedule_params sp = pd_schedule_defaults(bs->kind);
-    psld_par par = psld_par_of(&sp);
+    pd_psld par = pd_psld_make(sp.psld_gamma, sp.psld_nu, sp.psld_beta, sp.psld_kappa);
     prev_values prev = {{NAN, NAN, NAN, NAN, NAN, NAN}, 0};
     for (int i = 0; i < N_NS; i++) {
         int N = NS[i];

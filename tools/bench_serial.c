@@ -7,8 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "io/model_file.h"
-#include "pintdiff/pintdiff.h"
+#include "tools/bench_load.h"
 
 static double now(void)
 {
@@ -64,11 +63,7 @@ int main(int argc, char **argv)
     pd_model *m = NULL;
     pd_schedule *sc = NULL;
     pd_grid *g = NULL;
-    pd_schedule_params sp = pd_schedule_defaults(PD_SCHEDULE_DDPM_LINEAR);
-    pd_status st = !strcmp(kind, "dataset") ? pd_model_load_dataset_file(ctx, path, &m) : pd_model_load_gmm_file(ctx, path, &m);
-    if (st == PD_OK) st = pd_schedule_create(ctx, &sp, &sc);
-    if (st == PD_OK) st = pd_grid_create(ctx, sc, PD_SPACING_LINSPACE_DPM, N, 0, &g);
-    if (st != PD_OK) {
+    if (bench_load(ctx, path, kind, N, &m, &sc, &g) != PD_OK) {
         fprintf(stderr, "pd-bench-serial: %s\n", pd_ctx_message(ctx));
         return 2;
     }

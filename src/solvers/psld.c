@@ -5,6 +5,7 @@
  *   reverse SDE   du = [-1/2 beta A u + beta D s] dtau + sqrt(beta D) dw
  *   PF-ODE        du/dtau = -1/2 beta A u + 1/2 beta D s
  *   F_x(x, m; s_x) = 1/2 beta (G x - m/M) + 1/2 beta G s_x,  F_m(x, m; s_m) = 1/2 beta (x + nu m) + 1/2 beta M nu s_m
+ * The drivers check that sampler, model and schedule are all augmented (step.c).
  * Provenance: em and sscs [V: mandt-lab/PSLD samplers/sde.py]; the splitting schemes are pintdiff's
  * definitions [R]: the papers' sub-steps were not retrievable (docs/INTEGRATORS.md §3.5). */
 #include <math.h>
@@ -50,19 +51,10 @@ static pd_mat2 euler_s(const psld_step *st, double w)
     return (pd_mat2){w * st->bh * st->p.gamma, 0.0, 0.0, w * st->bh * st->p.m * st->p.nu};
 }
 
-static pd_status pd_psld_check(pd_ctx *ctx, const pd_solver *s, const pd_grid *g)
-{
-    if (!pd_schedule_is_augmented(pd_grid_schedule(g)))
-        PD_FAIL(ctx, PD_ERR_INPUT, "%s needs schedule.kind psld (an augmented state), not %s", s->entry->info.name,
-                pd_schedule_kind_name(pd_schedule_get_params(pd_grid_schedule(g))->kind));
-    return PD_OK;
-}
-
 /* psld-em: u' = u + h(-1/2 beta A u + beta D s) + sqrt(h beta D) z */
 pd_status pd_psld_em_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     const pd_mat2 C[2] = {euler_u(&st), euler_s(&st, 1.0)};
     const pd_mat2 L = {sqrt(st.bh * st.p.gamma), 0.0, 0.0, sqrt(st.bh * st.p.m * st.p.nu)};
@@ -74,7 +66,6 @@ pd_status pd_psld_em_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, p
 pd_status pd_psld_ode_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     const pd_mat2 C[2] = {euler_u(&st), euler_s(&st, 0.5)};
     const pd_state *v[2] = {l->x, l->s[0]};
@@ -94,7 +85,6 @@ static pd_mat2 sscs_ou_noise(const psld_step *st, pd_mat2 Eb)
 pd_status pd_psld_sscs_prepare(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     const pd_mat2 Eb = pd_psld_ou(&st.p, 0.5 * st.bh), L = sscs_ou_noise(&st, Eb);
     const pd_state *v[1] = {l->x};
@@ -135,7 +125,6 @@ static void vv_a(const psld_step *st, double k, pd_mat2 *Cu, pd_mat2 *Cs)
 pd_status pd_psld_rvv_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     pd_mat2 Bu, Bs, Au, As;
     vv_b(&st, 0.5 * st.h, &Bu, &Bs);
@@ -158,7 +147,6 @@ static pd_grid_point psld_point(const pd_grid *g, double t)
 pd_status pd_psld_nvv_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     pd_mat2 C[2];
     vv_b(&st, 0.5 * st.h, &C[0], &C[1]);
@@ -206,7 +194,6 @@ static void oba_maps(const psld_step *st, pd_mat2 *Ou, pd_mat2 *Os, pd_mat2 *Bu,
 pd_status pd_psld_roba_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     pd_mat2 Ou, Os, Bu, Au, As;
     oba_maps(&st, &Ou, &Os, &Bu, &Au, &As);
@@ -222,7 +209,6 @@ pd_status pd_psld_roba_update(pd_ctx *ctx, const pd_solver *s, const pd_grid *g,
 pd_status pd_psld_noba_stage1(pd_ctx *ctx, const pd_solver *s, const pd_grid *g, pd_lane *l, const pd_solver_ws *ws)
 {
     (void)ws;
-    PD_TRY(pd_psld_check(ctx, s, g));
     psld_step st = step_of(g, l);
     pd_mat2 Ou, Os, Bu, Au, As;
     oba_maps(&st, &Ou, &Os, &Bu, &Au, &As);

@@ -4,8 +4,8 @@
 
 /* ---- argument checks ---- */
 
-static pd_status check_state(pd_ctx *ctx, const pd_solver *s, const pd_model *m, int n_groups, const pd_state *x,
-                             const pd_solver_ws *ws)
+static pd_status check_state(pd_ctx *ctx, const pd_solver *s, const pd_model *m, const pd_grid *g, int n_groups,
+                             const pd_state *x, const pd_solver_ws *ws)
 {
     const char *name = s->entry->info.name;
     if (ws->entry != s->entry)
@@ -21,10 +21,12 @@ static pd_status check_state(pd_ctx *ctx, const pd_solver *s, const pd_model *m,
                 pd_device_name(pd_state_device(x)), n_groups, (long long)ws->rows,
                 (long long)pd_state_dim(like), pd_dtype_name(pd_state_dtype(like)),
                 pd_device_name(pd_state_device(like)));
-    if (pd_model_is_augmented(m) != s->entry->info.augmented)
+    /* augmented states (psld): the sampler, the model and the schedule agree, checked once here */
+    if (pd_model_is_augmented(m) != s->entry->info.augmented ||
+        pd_schedule_is_augmented(pd_grid_schedule(g)) != s->entry->info.augmented)
         PD_FAIL(ctx, PD_ERR_INPUT, "%s: %s", name,
-                s->entry->info.augmented ? "needs an augmented (psld) model and schedule"
-                                    : "cannot run on an augmented (psld) model: use a psld-* sampler");
+                s->entry->info.augmented ? "needs an augmented (psld) model and schedule.kind psld"
+                                         : "cannot run on an augmented (psld) model or schedule: use a psld-* sampler");
     if (pd_model_dim(m) != pd_state_dim(x))
         PD_FAIL(ctx, PD_ERR_INPUT, "%s: model %s has dim %lld, the state %lld", name,
                 pd_model_name(m), (long long)pd_model_dim(m), (long long)pd_state_dim(x));
@@ -94,7 +96,7 @@ static pd_status step_stages(pd_ctx *ctx, const pd_solver *s, pd_model *m, const
 pd_status pd_solver_step_groups(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n_groups,
                                 const int *n, pd_state *x, pd_solver_ws *ws)
 {
-    PD_TRY(check_state(ctx, s, m, n_groups, x, ws));
+    PD_TRY(check_state(ctx, s, m, g, n_groups, x, ws));
     for (int i = 0; i < n_groups; i++) PD_TRY(check_step(ctx, s, g, n[i], 1));
     PD_TRY(bind_lanes(ctx, ws, g, n_groups, n, x));
     return step_stages(ctx, s, m, g, n_groups, x, ws);
@@ -146,7 +148,7 @@ static pd_status check_finite(pd_ctx *ctx, const pd_solver *s, const pd_grid *g,
 pd_status pd_solver_run_groups(pd_ctx *ctx, const pd_solver *s, pd_model *m, const pd_grid *g, int n_groups,
                                const int *n_begin, const int *n_end, pd_state *x, pd_solver_ws *ws)
 {
-    PD_TRY(check_state(ctx, s, m, n_groups, x, ws));
+    PD_TRY(check_state(ctx, s, m, g, n_groups, x, ws));
     int len = 0;
     for (int i = 0; i < n_groups; i++) {
         if (n_begin[i] < 0 || n_end[i] > pd_grid_steps(g) || n_begin[i] > n_end[i])
