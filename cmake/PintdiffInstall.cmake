@@ -4,6 +4,9 @@ include(CMakePackageConfigHelpers)
 install(TARGETS pintdiff EXPORT pintdiffTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(PD_CUDA_SIM) # a test build: libpintdiff needs its simulated device beside it
+  install(TARGETS pd_cudasim EXPORT pintdiffTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 install(TARGETS pintdiff_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/pintdiff DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/include/pintdiff/version.h

@@ -1,7 +1,7 @@
 # Options with their legal values checked (STYLE.md habit 13).
 
-set(_pd_cuda_values AUTO ON OFF)
-set(PINTDIFF_CUDA AUTO CACHE STRING "Build the CUDA backend: AUTO, ON or OFF")
+set(_pd_cuda_values AUTO ON OFF SIM)
+set(PINTDIFF_CUDA AUTO CACHE STRING "Build the CUDA backend: AUTO, ON, OFF or SIM (on the CPU, for tests)")
 set_property(CACHE PINTDIFF_CUDA PROPERTY STRINGS ${_pd_cuda_values})
 if(NOT PINTDIFF_CUDA IN_LIST _pd_cuda_values)
   message(FATAL_ERROR "PINTDIFF_CUDA must be one of ${_pd_cuda_values}, got '${PINTDIFF_CUDA}'")
@@ -17,7 +17,7 @@ endif()
 if(PINTDIFF_SANITIZE STREQUAL "address-undefined")
   # -fno-sanitize-recover: without it UBSan prints and exits 0 (PLATFORM.md §5)
   set(_pd_san -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-  add_compile_options("$<$<COMPILE_LANGUAGE:C>:${_pd_san}>")
+  add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:${_pd_san}>")
   add_link_options(${_pd_san})
 endif()
 

@@ -1,0 +1,353 @@
+/* cudasim NCCL over MPI (nccl.h says what it keeps of NCCL's behaviour).
+ *
+ * A group's operations become one item of its stream's queue. When the item reaches the head of the
+ * queue it posts them at once (sends from a copy of the device buffer taken then, receives into a host
+ * buffer), and finishes when MPI has completed them all, copying what arrived into device memory; so
+ * MPI never touches device memory. Work queued behind a transfer waits for it; transfers queued
+ * behind one start at once (sim.h: item::start). The group is posted when it is queued unless
+ * earlier work on its stream is still waiting, since nothing runs a queue in the background. A receive must match a send of exactly its size: anything else stops the
+ * process. ncclCommAbort cancels what is posted and drops what is queued. */
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include "nccl.h"
+#include "sim.h"
+
+struct pd_sim_nccl {
+    MPI_Comm comm = MPI_COMM_NULL;
+    int rank = 0, size = 1;
+    bool blocking = true;
+    bool aborted = false;
+    ncclResult_t async = ncclSuccess; /* what ncclCommGetAsyncError reports next */
+    std::string last;
+};
+
+namespace {
+
+const int TAG = 0x5cc;
+
+enum class op_kind { send, recv, allreduce };
+struct op {
+    op_kind kind;
+    const void *src;
+    void *dst;
+    size_t count, bytes;
+    ncclDataType_t type;
+    ncclRedOp_t red;
+    int peer;
+    ncclComm_t comm;
+    cudaStream_t stream;
+};
+
+int group_depth = 0;
+std::vector<op> group_ops;
+std::string global_last;
+
+size_t type_size(ncclDataType_t t)
+{
+    switch (t) {
+    case ncclInt8: case ncclUint8: return 1;
+    case ncclFloat16: return 2;
+    case ncclInt32: case ncclUint32: case ncclFloat32: return 4;
+    case ncclInt64: case ncclUint64: case ncclFloat64: return 8;
+    }
+    return 0;
+}
+
+MPI_Datatype mpi_type(ncclDataType_t t)
+{
+    switch (t) {
+    case ncclInt8: return MPI_INT8_T;
+    case ncclUint8: return MPI_UINT8_T;
+    case ncclInt32: return MPI_INT32_T;
+    case ncclUint32: return MPI_UINT32_T;
+    case ncclInt64: return MPI_INT64_T;
+    case ncclUint64: return MPI_UINT64_T;
+    case ncclFloat32: return MPI_FLOAT;
+    case ncclFloat64: return MPI_DOUBLE;
+    case ncclFloat16: break;
+    }
+    return MPI_DATATYPE_NULL;
+}
+
+MPI_Op mpi_op(ncclRedOp_t r)
+{
+    switch (r) {
+    case ncclSum: return MPI_SUM;
+    case ncclProd: return MPI_PROD;
+    case ncclMax: return MPI_MAX;
+    case ncclMin: return MPI_MIN;
+    }
+    return MPI_OP_NULL;
+}
+
+ncclResult_t usage(ncclComm_t c, const char *fmt, const char *detail)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, fmt, detail);
+    (c ? c->last : global_last) = buf;
+    fprintf(stderr, "cudasim: NCCL: %s\n", buf);
+    return ncclInvalidUsage;
+}
+
+/* One group's operations on one stream. */
+struct group_item : pdsim::item {
+    std::vector<op> ops;
+    std::vector<std::vector<char>> bufs;
+    std::vector<MPI_Request> reqs;
+    bool posted = false;
+    explicit group_item(std::vector<op> o) : item("NCCL group"), ops(std::move(o)) {}
+
+    bool aborted() const
+    {
+        for (const op &o : ops)
+            if (o.comm->aborted) return true;
+        return false;
+    }
+
+    void post()
+    {
+        pdsim::device_access open;
+        bufs.resize(ops.size());
+        reqs.assign(ops.size(), MPI_REQUEST_NULL);
+        for (size_t i = 0; i < ops.size(); i++) {
+            const op &o = ops[i];
+            std::vector<char> &b = bufs[i];
+            b.resize(o.bytes ? o.bytes : 1);
+            if (o.kind != op_kind::recv && o.bytes) memcpy(b.data(), o.src, o.bytes);
+            int rc;
+            if (o.kind == op_kind::send)
+                rc = MPI_Isend(b.data(), (int)o.bytes, MPI_BYTE, o.peer, TAG, o.comm->comm, &reqs[i]);
+            else if (o.kind == op_kind::recv)
+                rc = MPI_Irecv(b.data(), (int)o.bytes, MPI_BYTE, o.peer, TAG, o.comm->comm, &reqs[i]);
+            else
+                rc = MPI_Iallreduce(MPI_IN_PLACE, b.data(), (int)o.count, mpi_type(o.type), mpi_op(o.red),
+                                    o.comm->comm, &reqs[i]);
+            if (rc != MPI_SUCCESS) pdsim::fatal("NCCL over MPI: posting an operation failed (MPI error %d)", rc);
+        }
+        posted = true;
+    }
+
+    void cancel()
+    {
+        for (MPI_Request &r : reqs)
+            if (r != MPI_REQUEST_NULL) {
+                MPI_Cancel(&r);
+                MPI_Request_free(&r);
+            }
+    }
+
+    bool in_flight() const override { return posted; }
+    void start() override
+    {
+        if (!posted && !aborted()) post();
+    }
+
+    bool step() override
+    {
+        if (aborted()) {
+            cancel();
+            return true;
+        }
+        if (!posted) post();
+        int done = 0;
+        std::vector<MPI_Status> st(reqs.size());
+        if (MPI_Testall((int)reqs.size(), reqs.data(), &done, st.data()) != MPI_SUCCESS)
+            pdsim::fatal("NCCL over MPI: a transfer failed (a receive larger than its send truncates)");
+        if (!done) return false;
+        pdsim::device_access open;
+        for (size_t i = 0; i < ops.size(); i++) {
+            const op &o = ops[i];
+            if (o.kind == op_kind::send) continue;
+            if (o.kind == op_kind::recv) {
+                int got = 0;
+                MPI_Get_count(&st[i], MPI_BYTE, &got);
+                if ((size_t)got != o.bytes)
+                    pdsim::fatal("NCCL: ncclRecv of %zu bytes from rank %d matched an ncclSend of %d bytes", o.bytes,
+                                 o.peer, got);
+            }
+            if (o.bytes) memcpy(o.dst, bufs[i].data(), o.bytes);
+        }
+        return true;
+    }
+};
+
+/* Queue the group's operations, one item per stream, in the order they were called. */
+ncclResult_t flush_group()
+{
+    std::vector<op> ops;
+    ops.swap(group_ops);
+    bool in_progress = false;
+    while (!ops.empty()) {
+        cudaStream_t s = ops.front().stream;
+        std::vector<op> mine, rest;
+        for (op &o : ops) (o.stream == s ? mine : rest).push_back(o);
+        pdsim::stream *ps = pdsim::resolve(s);
+        if (!ps) return usage(mine.front().comm, "%s", "an operation on a stream that is not live");
+        for (const op &o : mine) in_progress = in_progress || !o.comm->blocking;
+        for (const op &o : mine)
+            if (!o.comm->blocking) o.comm->async = ncclInProgress; /* until polled once */
+        pdsim::enqueue(ps, std::make_unique<group_item>(std::move(mine)));
+        pdsim::progress(ps, false); /* posted now unless earlier work on the stream is still queued */
+        ops.swap(rest);
+    }
+    return in_progress ? ncclInProgress : ncclSuccess;
+}
+
+ncclResult_t add(const op &o)
+{
+    if (!o.comm) return usage(nullptr, "%s", "NULL communicator");
+    if (o.comm->aborted) return usage(o.comm, "%s", "the communicator was aborted");
+    if (o.kind != op_kind::allreduce && (o.peer < 0 || o.peer >= o.comm->size))
+        return usage(o.comm, "peer out of range%s", "");
+    if (o.kind == op_kind::allreduce && (mpi_type(o.type) == MPI_DATATYPE_NULL || mpi_op(o.red) == MPI_OP_NULL))
+        return usage(o.comm, "ncclAllReduce: unsupported type or operation%s", "");
+    if (o.bytes > (size_t)0x7fffffff) return usage(o.comm, "a transfer over 2 GiB%s", "");
+    const bool src_dev = o.kind == op_kind::recv || !o.bytes || pdsim::classify(o.src, o.bytes) == pdsim::mem::device;
+    const bool dst_dev = o.kind == op_kind::send || !o.bytes || pdsim::classify(o.dst, o.bytes) == pdsim::mem::device;
+    if (!src_dev) return usage(o.comm, "the send buffer is not a device range: %s", pdsim::describe(o.src));
+    if (!dst_dev) return usage(o.comm, "the receive buffer is not a device range: %s", pdsim::describe(o.dst));
+    group_ops.push_back(o);
+    return group_depth > 0 ? ncclSuccess : flush_group();
+}
+
+uint64_t id_hash(const ncclUniqueId &id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (char c : id.internal) h = (h ^ (unsigned char)c) * 1099511628211ull;
+    return h;
+}
+
+} // namespace
+
+extern "C" {
+
+const char *ncclGetErrorString(ncclResult_t r)
+{
+    switch (r) {
+    case ncclSuccess: return "no error";
+    case ncclUnhandledCudaError: return "unhandled cuda error";
+    case ncclSystemError: return "unhandled system error";
+    case ncclInternalError: return "internal error";
+    case ncclInvalidArgument: return "invalid argument";
+    case ncclInvalidUsage: return "invalid usage";
+    case ncclRemoteError: return "remote process exited or there was a network error";
+    case ncclInProgress: return "NCCL operation in progress";
+    }
+    return "unknown result code";
+}
+
+const char *ncclGetLastError(ncclComm_t comm) { return comm ? comm->last.c_str() : global_last.c_str(); }
+
+ncclResult_t ncclGetUniqueId(ncclUniqueId *id)
+{
+    static unsigned counter = 0;
+    if (!id) return ncclInvalidArgument;
+    memset(id, 0, sizeof *id);
+    int world = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world);
+    snprintf(id->internal, sizeof id->internal, "cudasim:%ld:%d:%u", (long)getpid(), world, ++counter);
+    return ncclSuccess;
+}
+
+ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank, ncclConfig_t *cfg)
+{
+    int world = 0, init = 0;
+    MPI_Initialized(&init);
+    if (!comm || !init) return usage(nullptr, "%s", "ncclCommInitRank before MPI_Init or without a result pointer");
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    if (nranks != world) return usage(nullptr, "cudasim's communicators span MPI_COMM_WORLD%s", "");
+    if (rank < 0 || rank >= nranks) return usage(nullptr, "rank out of range%s", "");
+    pd_sim_nccl *c = new pd_sim_nccl;
+    c->blocking = !cfg || cfg->blocking != 0;
+    MPI_Comm_split(MPI_COMM_WORLD, 0, rank, &c->comm);
+    MPI_Comm_rank(c->comm, &c->rank);
+    MPI_Comm_size(c->comm, &c->size);
+    /* every rank must bring the same id and its own rank */
+    unsigned long long h = id_hash(id), lo = 0, hi = 0;
+    MPI_Allreduce(&h, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, c->comm);
+    MPI_Allreduce(&h, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
+    if (lo != hi || c->rank != rank) {
+        MPI_Comm_free(&c->comm);
+        delete c;
+        return usage(nullptr, "%s", lo != hi ? "the ranks brought different unique ids" : "two ranks gave the same rank");
+    }
+    *comm = c;
+    if (c->blocking) return ncclSuccess;
+    c->async = ncclInProgress; /* as NCCL's non-blocking init: done once polled */
+    return ncclInProgress;
+}
+
+ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank)
+{
+    return ncclCommInitRankConfig(comm, nranks, id, rank, nullptr);
+}
+
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *state)
+{
+    if (!comm || !state) return ncclInvalidArgument;
+    *state = comm->async;
+    if (comm->async == ncclInProgress) comm->async = ncclSuccess;
+    return ncclSuccess;
+}
+
+ncclResult_t ncclCommFinalize(ncclComm_t comm)
+{
+    if (!comm) return ncclInvalidArgument;
+    if (comm->aborted) return usage(comm, "%s", "ncclCommFinalize after ncclCommAbort");
+    return comm->blocking ? ncclSuccess : (comm->async = ncclInProgress);
+}
+
+ncclResult_t ncclCommDestroy(ncclComm_t comm)
+{
+    if (!comm) return ncclInvalidArgument;
+    pdsim::progress_all(true); /* the communicator's transfers finish first */
+    MPI_Comm_free(&comm->comm);
+    delete comm;
+    return ncclSuccess;
+}
+
+/* The communicator stays allocated (queued items may still name it); its MPI communicator is kept:
+ * freeing it with cancelled requests outstanding is not allowed. */
+ncclResult_t ncclCommAbort(ncclComm_t comm)
+{
+    if (!comm) return ncclInvalidArgument;
+    comm->aborted = true;
+    pdsim::progress_all(false); /* queued items of this communicator cancel themselves */
+    return ncclSuccess;
+}
+
+ncclResult_t ncclGroupStart(void)
+{
+    group_depth++;
+    return ncclSuccess;
+}
+
+ncclResult_t ncclGroupEnd(void)
+{
+    if (group_depth == 0) return usage(nullptr, "%s", "ncclGroupEnd without ncclGroupStart");
+    return --group_depth > 0 ? ncclSuccess : flush_group();
+}
+
+ncclResult_t ncclSend(const void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm, cudaStream_t stream)
+{
+    return add(op{op_kind::send, buf, nullptr, count, count * type_size(type), type, ncclSum, peer, comm, stream});
+}
+
+ncclResult_t ncclRecv(void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm, cudaStream_t stream)
+{
+    return add(op{op_kind::recv, nullptr, buf, count, count * type_size(type), type, ncclSum, peer, comm, stream});
+}
+
+ncclResult_t ncclAllReduce(const void *sendbuf, void *recvbuf, size_t count, ncclDataType_t type, ncclRedOp_t red,
+                           ncclComm_t comm, cudaStream_t stream)
+{
+    return add(op{op_kind::allreduce, sendbuf, recvbuf, count, count * type_size(type), type, red, -1, comm, stream});
+}
+
+} /* extern "C" */
