@@ -2,8 +2,9 @@
  *
  * A block's threads are fibers on this one OS thread (made once, reused by every block and launch). The scheduler resumes every runnable
  * thread in turn until it finishes or stops at a barrier; when none can run, it releases a warp whose
- * live lanes all wait at a warp barrier, or the block when every live thread waits at __syncthreads,
- * and otherwise reports the threads' disagreement and stops. Each stack has a guard page. */
+ * lanes all wait at a warp barrier, or the block when every thread waits at the same __syncthreads
+ * (a thread that finished without reaching it skipped it), and otherwise reports the threads'
+ * disagreement and stops. Each stack has a guard page. */
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -104,6 +105,7 @@ struct fiber {
     context ctx;
     char *stack = nullptr;
     state st = state::done;
+    unsigned barriers = 0; /* __syncthreads reached in this block */
     void *fake_stack = nullptr; /* ASan's, while suspended */
 };
 
@@ -223,6 +225,12 @@ bool release()
     }
     if (live == 0) return true;
     if (at_block == live) {
+        /* a thread that finished without reaching this barrier skipped it: undefined on a GPU */
+        unsigned k = 0;
+        for (unsigned t = 0; t < S.n; t++)
+            if (S.f[t].st == state::at_block) k = S.f[t].barriers;
+        for (unsigned t = 0; t < S.n; t++)
+            if (S.f[t].st == state::done && S.f[t].barriers < k) return false;
         for (unsigned t = 0; t < S.n; t++)
             if (S.f[t].st == state::at_block) S.f[t].st = state::run;
         return true;
@@ -243,7 +251,7 @@ bool release()
 
 void run_block()
 {
-    for (unsigned t = 0; t < S.n; t++) S.f[t].st = state::run;
+    for (unsigned t = 0; t < S.n; t++) S.f[t].st = state::run, S.f[t].barriers = 0;
     for (;;) {
         bool ran = false, all_done = true;
         for (unsigned t = 0; t < S.n; t++) {
@@ -302,7 +310,11 @@ unsigned linear_tid() { return S.cur; }
 
 } // namespace
 
-void pd_sim_syncthreads() { wait_at(state::at_block); }
+void pd_sim_syncthreads()
+{
+    S.f[S.cur].barriers++;
+    wait_at(state::at_block);
+}
 
 void pd_sim_syncwarp(unsigned mask)
 {
