@@ -2,7 +2,9 @@
 # The whole test suite (quick start, step 2; also what CI runs):
 #  1. the normal build, warnings as errors, with the CUDA backend compiled and linked (PINTDIFF_CUDA=ON;
 #     GPU tests report "skipped" where there is no GPU), and CTest on it;
-#  2. an ASan+UBSan build of the same, and CTest on it.
+#  2. an ASan+UBSan build with the CUDA backend on cudasim (PINTDIFF_CUDA=SIM, tests/cudasim: the CUDA
+#     runtime, cuBLAS and NCCL carried out on the CPU with CUDA's rules checked), and CTest on it: the
+#     sanitizers check the C code and the GPU code paths, and the GPU tests run instead of skipping.
 # Build folders: build-test/ and build-asan/ (kept between runs for speed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,8 @@ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINTDIFF_WERROR=ON 
 cmake --build build-test -j"$jobs" >> build-test.log 2>&1 || { grep -E "error|warning" -A3 build-test.log | head -80; exit 1; }
 ctest --test-dir build-test --output-on-failure -j"$jobs"
 
-echo "== 2/2: ASan + UBSan build (CUDA off: the sanitizers check the C code)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPINTDIFF_WERROR=ON -DPINTDIFF_CUDA=OFF \
+echo "== 2/2: ASan + UBSan build, CUDA on cudasim (the GPU tests run on the CPU)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPINTDIFF_WERROR=ON -DPINTDIFF_CUDA=SIM \
   -DPINTDIFF_SANITIZE=address-undefined > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
 cmake --build build-asan -j"$jobs" >> build-asan.log 2>&1 || { grep -E "error|warning" -A3 build-asan.log | head -80; exit 1; }
 # Open MPI leaks at exit (PLATFORM.md §5): leak checking off; ASan/UBSan errors still fail the tests

@@ -57,11 +57,17 @@ static pd_status get(const pd_state *x, double *v)
     return st;
 }
 
+/* x = the pattern, written last by a state operation (a kernel on a GPU, still queued when the send
+ * starts): half the pattern is copied in, then doubled, exactly. A transport that reads the state
+ * without waiting for the work before it sends half the pattern. */
 static pd_status fill(pd_state *x, int who, int k, int hist, double *buf)
 {
     int64_t n = pd_state_n_samples(x) * pd_state_dim(x);
-    for (int64_t i = 0; i < n; i++) buf[i] = pattern(who, k, i, hist);
-    return put(x, buf);
+    for (int64_t i = 0; i < n; i++) buf[i] = 0.5 * pattern(who, k, i, hist);
+    PD_TRY(put(x, buf));
+    const double two = 2.0;
+    const pd_state *v = x;
+    return pd_state_lincomb(ctx, x, 1, &two, &v, NULL);
 }
 
 /* Number of elements of x that differ from the pattern. */

@@ -3,8 +3,8 @@
  * A build with PINTDIFF_CUDA=SIM compiles src/cuda (rewritten by rewrite.cmake: launches become calls)
  * and every file that includes this header against tests/cudasim instead of the CUDA toolkit, so that
  * the GPU code paths and the GPU tests run on a machine without a GPU (CI). It is a checker, not a
- * device: it keeps CUDA's rules strictly where breaking them would go unnoticed on a CPU (README.md
- * beside this folder lists what it checks and what it cannot). Valid C and C++. */
+ * device: it keeps CUDA's rules strictly where breaking them would go unnoticed on a CPU
+ * (docs/CUDASIM.md lists what it checks and what it cannot). Valid C and C++. */
 #ifndef PD_CUDASIM_CUDA_RUNTIME_H
 #define PD_CUDASIM_CUDA_RUNTIME_H
 
