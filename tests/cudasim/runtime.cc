@@ -5,7 +5,8 @@
  * does it; each allocation ends 16-byte aligned against an unmapped guard page, so a kernel that runs
  * past its end faults too. Work queued on a stream runs only when something waits for it, so host code
  * that reads a pinned buffer before waiting for the copy into it reads stale data, as on a GPU.
- * PD_CUDASIM_DEVICES (default 1) sets how many devices cudaGetDeviceCount reports;
+ * PD_CUDASIM_DEVICES sets how many devices cudaGetDeviceCount reports (default 0: none, so that
+ * device.kind auto keeps a SIM build's CPU tests on the CPU; the GPU tests set 2);
  * PD_CUDASIM_PROTECT=0 leaves device memory readable. */
 #include <cerrno>
 #include <csignal>
@@ -365,7 +366,7 @@ cudaError_t cudaPeekAtLastError(void) { return last_error; }
 static int n_devices()
 {
     const char *e = getenv("PD_CUDASIM_DEVICES");
-    return e ? atoi(e) : 1;
+    return e ? atoi(e) : 0;
 }
 
 static int current_device = 0;
@@ -411,6 +412,7 @@ cudaError_t cudaDeviceSynchronize(void)
 cudaError_t cudaMalloc(void **p, size_t bytes)
 {
     if (!p) return set_error(cudaErrorInvalidValue);
+    if (n_devices() < 1) return set_error(cudaErrorNoDevice);
     install_fault_report();
     const size_t pg = page_size(), used = (bytes + 15) / 16 * 16, pages_len = (used + pg - 1) / pg * pg;
     const size_t map_len = pages_len + 2 * pg;
@@ -451,6 +453,7 @@ cudaError_t cudaFree(void *p)
 cudaError_t cudaMallocHost(void **p, size_t bytes)
 {
     if (!p) return set_error(cudaErrorInvalidValue);
+    if (n_devices() < 1) return set_error(cudaErrorNoDevice);
     void *m = malloc(bytes ? bytes : 1);
     if (!m) return set_error(cudaErrorMemoryAllocation);
     memset(m, 0xff, bytes);
@@ -548,6 +551,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags)
 {
     if (!s || flags > cudaStreamNonBlocking) return set_error(cudaErrorInvalidValue);
+    if (n_devices() < 1) return set_error(cudaErrorNoDevice);
     stream *p = new stream;
     live_streams.insert(p);
     *s = reinterpret_cast<cudaStream_t>(p);
