@@ -37,7 +37,7 @@ typedef struct pd_range {
     int lo, hi;
 } pd_range;
 
-enum { V_X, V_D, V_OUT, V_OLD, V_ROW_A, V_ROW_B, V_EVAL_IN, V_EVAL_OUT, N_VIEWS };
+enum { V_X, V_D, V_OUT, V_OLD, V_EVAL_IN, V_EVAL_OUT, N_VIEWS };
 
 struct pd_picard {
     pd_transport *tp;
@@ -313,20 +313,15 @@ static pd_status step(pd_ctx *ctx, const pd_picard *p, int j, const pd_state *x,
 }
 
 /* Is every sample's |dx|^2 <= thr? The batch sum decides unless it lies between thr and S thr; then the
- * samples are looked at one by one (views of one row). */
-static pd_status samples_within(pd_ctx *ctx, pd_picard *p, pd_state *xn, pd_state *xo, double sum, double thr,
-                                int *ok)
+ * largest sample's does (one reduction, on a GPU too). */
+static pd_status samples_within(pd_ctx *ctx, const pd_picard *p, const pd_state *xn, const pd_state *xo,
+                                double sum, double thr, int *ok)
 {
     *ok = sum <= thr;
     if (*ok || thr == 0.0 || !(sum <= (double)p->S * thr)) return PD_OK;
-    for (int64_t s = 0; s < p->S; s++) {
-        PD_TRY(pd_state_view_set(ctx, p->view[V_ROW_A], xn, s, 1, p->off + s));
-        PD_TRY(pd_state_view_set(ctx, p->view[V_ROW_B], xo, s, 1, p->off + s));
-        double q = 0.0;
-        PD_TRY(pd_state_sqdiff_local(ctx, p->view[V_ROW_A], p->view[V_ROW_B], &q));
-        if (!(q <= thr)) return PD_OK; /* *ok stays 0 */
-    }
-    *ok = 1;
+    double qmax = 0.0;
+    PD_TRY(pd_state_sample_sqdiff_max_local(ctx, xn, xo, &qmax));
+    *ok = qmax <= thr;
     return PD_OK;
 }
 

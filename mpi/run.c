@@ -298,15 +298,21 @@ static pd_status store_point(pd_ctx *ctx, pd_job *j, int i, pd_status local)
 /* The step noise, drawn on the run's device (the draws the solver makes) and written from the host. */
 static pd_status write_noise(pd_ctx *ctx, pd_job *j)
 {
-    int N = pd_grid_steps(j->grid);
-    for (int n = 0; n < N; n++) {
-        const pd_state *h = j->z;
-        pd_status st = pd_state_fill_normal(ctx, j->z, j->cfg->batch.seed, (uint32_t)n, PD_RNG_STEP);
-        if (st == PD_OK) st = on_host(ctx, j, j->z, &h);
-        PD_TRY(agree(ctx, j, st)); /* nobody enters the collective write alone */
-        PD_TRY(pd_result_write_noise(ctx, j->res, n, h));
+    /* the noise of step n is a function of (seed, global sample, n): no need to run the sampler. In a
+     * time-parallel run every rank holds the whole batch; the root writes it, the others nothing */
+    const int writer = !j->timepar || j->rank == j->root;
+    pd_state *none = NULL;
+    pd_status st = writer ? PD_OK : pd_state_view(ctx, j->host ? j->host : j->z, 0, 0, &none);
+    for (int n = 0; n < pd_grid_steps(j->grid); n++) {
+        const pd_state *h = writer ? j->z : none;
+        if (writer && st == PD_OK) st = pd_state_fill_normal(ctx, j->z, j->cfg->batch.seed, (uint32_t)n, PD_RNG_STEP);
+        if (writer && st == PD_OK) st = on_host(ctx, j, j->z, &h);
+        st = agree(ctx, j, st); /* nobody enters the collective write alone */
+        if (st == PD_OK) st = pd_result_write_noise(ctx, j->res, n, h);
+        if (st != PD_OK) break;
     }
-    return PD_OK;
+    pd_state_destroy(&none);
+    return st;
 }
 
 /* Integrate the slice from grid point 0 to N, stopping at each stored point to write it. A chunk
@@ -781,10 +787,12 @@ pd_status pd_run_job(pd_ctx *ctx, MPI_Comm comm, const pd_config *cfg, const cha
     if (j.parareal) { /* the iterations decide the file's layout: run first */
         if (st == PD_OK) st = agree(ctx, &j, integrate_parareal(ctx, &j));
         if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
+        if (st == PD_OK && cfg->output.noise) st = write_noise(ctx, &j);
         if (st == PD_OK) st = agree(ctx, &j, write_convergence(ctx, &j));
     } else if (j.picard) {
         if (st == PD_OK) st = agree(ctx, &j, integrate_picard(ctx, &j));
         if (st == PD_OK) st = agree(ctx, &j, open_result(ctx, &j));
+        if (st == PD_OK && cfg->output.noise) st = write_noise(ctx, &j);
         if (st == PD_OK) st = agree(ctx, &j, write_picard_log(ctx, &j));
         if (st == PD_OK) st = write_picard_trajectory(ctx, &j);
     } else {

@@ -91,6 +91,9 @@ pd_status pd_state_find_nonfinite(pd_ctx *ctx, const pd_state *x, int64_t *first
 pd_status pd_state_equal(pd_ctx *ctx, const pd_state *a, const pd_state *b, int *equal);
 /* Local (this process) sum over all elements of (a - b)^2, in double. */
 pd_status pd_state_sqdiff_local(pd_ctx *ctx, const pd_state *a, const pd_state *b, double *out);
+/* The largest over samples of sum_i (a - b)^2 of the sample's elements (NaN when any sample's is NaN):
+ * one reduction where a per-sample test would take one per sample (a kernel and a copy each on a GPU). */
+pd_status pd_state_sample_sqdiff_max_local(pd_ctx *ctx, const pd_state *a, const pd_state *b, double *out);
 
 #ifdef __cplusplus
 }

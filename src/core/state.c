@@ -351,6 +351,17 @@ pd_status pd_state_fill_normal(pd_ctx *ctx, pd_state *x, uint64_t seed, uint32_t
             s += d * d;                                                                            \
         }                                                                                          \
         return s;                                                                                  \
+    }                                                                                              \
+    /* NaN wins, as on the GPU: a NaN sample must not pass a test q <= threshold */                \
+    static double cpu_sample_sqdiff_max_##T(int64_t n, int64_t dim, const T *a, const T *b)        \
+    {                                                                                              \
+        double m = 0.0;                                                                            \
+        for (int64_t s = 0; s < n; s++) {                                                          \
+            double q = cpu_sqdiff_##T(dim, a + s * dim, b + s * dim);                              \
+            if (q > m || q != q) m = q;                                                            \
+            if (m != m) break;                                                                     \
+        }                                                                                          \
+        return m;                                                                                  \
     }
 PD_CPU_REDUCE(float)
 PD_CPU_REDUCE(double)
@@ -394,5 +405,21 @@ pd_status pd_state_sqdiff_local(pd_ctx *ctx, const pd_state *a, const pd_state *
 #endif
     }
     *out = a->dtype == PD_F64 ? cpu_sqdiff_double(len, a->data, b->data) : cpu_sqdiff_float(len, a->data, b->data);
+    return PD_OK;
+}
+
+pd_status pd_state_sample_sqdiff_max_local(pd_ctx *ctx, const pd_state *a, const pd_state *b, double *out)
+{
+    PD_TRY(check_compatible(ctx, a, b, "pd_state_sample_sqdiff_max_local"));
+    const int64_t n = pd_state_n_samples(a), dim = pd_state_dim(a);
+    if (a->device == PD_DEVICE_CUDA) {
+#ifdef PD_HAVE_CUDA
+        return pd_cuda_sample_sqdiff_max(ctx, a->dtype, n, dim, a->data, b->data, a->scratch, out);
+#else
+        return no_cuda(ctx);
+#endif
+    }
+    *out = a->dtype == PD_F64 ? cpu_sample_sqdiff_max_double(n, dim, a->data, b->data)
+                              : cpu_sample_sqdiff_max_float(n, dim, a->data, b->data);
     return PD_OK;
 }

@@ -35,6 +35,9 @@ pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t len, const
                                  int64_t *first);
 pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *a, const void *b, void *scratch,
                          double *out);
+/* pd_state_sample_sqdiff_max_local on n samples of dim elements */
+pd_status pd_cuda_sample_sqdiff_max(pd_ctx *ctx, pd_dtype dtype, int64_t n, int64_t dim, const void *a,
+                                    const void *b, void *scratch, double *out);
 
 #ifdef __cplusplus
 }

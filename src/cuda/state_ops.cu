@@ -191,3 +191,48 @@ extern "C" pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, co
     *out = s;
     return PD_OK;
 }
+
+/* NaN wins (fmax would drop it): a NaN sample must fail the caller's q <= threshold */
+static __device__ __host__ double max_nan(double m, double q) { return q > m || q != q ? q : m; }
+
+/* One block per sample (grid-stride over samples): the sample's sum as sqdiff_kernel sums a block's
+ * share, the block's largest into part[blockIdx.x]; the host takes the largest of the parts. */
+template <typename T>
+static __global__ void sample_sqdiff_max_kernel(int64_t n, int64_t dim, const T *__restrict__ a,
+                                                const T *__restrict__ b, double *part)
+{
+    __shared__ double s[256];
+    double m = 0.0;
+    for (int64_t r = blockIdx.x; r < n; r += gridDim.x) {
+        double acc = 0.0;
+        for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+            double d = (double)a[r * dim + i] - (double)b[r * dim + i];
+            acc += d * d;
+        }
+        s[threadIdx.x] = acc;
+        __syncthreads();
+        for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+            if ((int)threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+            __syncthreads();
+        }
+        m = max_nan(m, s[0]);
+        __syncthreads(); /* s[0] read by every thread before the next sample overwrites s */
+    }
+    if (threadIdx.x == 0) part[blockIdx.x] = m;
+}
+
+extern "C" pd_status pd_cuda_sample_sqdiff_max(pd_ctx *ctx, pd_dtype dtype, int64_t n, int64_t dim, const void *a,
+                                               const void *b, void *scratch, double *out)
+{
+    const unsigned g = (unsigned)(n < 1 ? 1 : n < 1024 ? n : 1024);
+    double *d = (double *)scratch, h[1024];
+    if (dtype == PD_F64) sample_sqdiff_max_kernel<<<g, PD_BLOCK>>>(n, dim, (const double *)a, (const double *)b, d);
+    else sample_sqdiff_max_kernel<<<g, PD_BLOCK>>>(n, dim, (const float *)a, (const float *)b, d);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpy(h, d, g * sizeof(double), cudaMemcpyDeviceToHost);
+    if (e != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "sample_sqdiff_max: %s", cudaGetErrorString(e));
+    double m = 0.0;
+    for (unsigned i = 0; i < g; i++) m = max_nan(m, h[i]);
+    *out = m;
+    return PD_OK;
+}

@@ -15,6 +15,16 @@ for d in /samples /trajectory/noise /trajectory/x; do
   expect_exit 0 "ring8 $d: 1 rank == 3 ranks (bitwise)" -- h5diff "$tmp/ring_1.h5" "$tmp/ring_3.h5" $d
 done
 expect_exit 0 "digits /samples: 1 rank == 3 ranks (bitwise)" -- h5diff "$tmp/digits_1.h5" "$tmp/digits_3.h5" /samples
+# the time-parallel methods store the same step noise as the serial run (every rank holds the whole batch;
+# the root writes it)
+for m in "parareal --set sampler.blocks=3" "picard --set sampler.window=8" "block-picard --set sampler.blocks=4"; do
+  name=${m%% *}
+  expect_exit 0 "ring8 ddpm, $name on 3 ranks, output.noise" -- "$MPIEXEC" -np 3 "$PINTDIFF" run configs/ring8.yaml \
+    --quiet --set sampler.fine=ddpm --set schedule.kind=ddpm-linear --set sampler.spacing=trailing \
+    --set sampler.steps=40 --set batch.samples=50 --set output.noise=true --set sampler.method=$m \
+    --set output.file="$tmp/ring_$name.h5"
+  expect_exit 0 "$name /trajectory/noise == serial (bitwise)" -- h5diff "$tmp/ring_1.h5" "$tmp/ring_$name.h5" /trajectory/noise
+done
 # the noise really is the step noise: not all zeros, one vector per step
 expect_exit 0 "noise dataset shape" -- h5ls "$tmp/ring_3.h5/trajectory/noise"
 expect_output "{40, 50, 2}" "noise is [steps, samples, 2]"

@@ -26,11 +26,6 @@
 
 #include "sim.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
-
 namespace pdsim {
 
 /* ------------------------------------------------------------------------------------------ errors */
@@ -174,31 +169,24 @@ static void explain_fault(uintptr_t a)
         fprintf(stderr, "cudasim: access outside a device allocation at %s\n", describe((void *)a));
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-static void asan_death() { explain_fault((uintptr_t)__asan_get_report_address()); }
-#else
+/* Under ASan its own SEGV report (with the stack) comes instead unless ASAN_OPTIONS has handle_segv=0. */
 static void on_segv(int sig, siginfo_t *si, void *)
 {
     explain_fault((uintptr_t)si->si_addr);
     signal(sig, SIG_DFL);
     raise(sig);
 }
-#endif
 
 static void install_fault_report()
 {
     static bool done = false;
     if (done) return;
     done = true;
-#if defined(__SANITIZE_ADDRESS__)
-    __sanitizer_set_death_callback(asan_death);
-#else
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
     sigaction(SIGSEGV, &sa, nullptr);
-#endif
 }
 
 /* ------------------------------------------------------------------------------------------ streams */

@@ -4,6 +4,8 @@
 set -u
 bin=$1
 fails=0
+# in an ASan build, leave SIGSEGV to cudasim's handler, which names the device allocation
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0
 expect_stop() { # MODE MESSAGE
   local out rc
   out=$("$bin" "$1" 2>&1); rc=$?

@@ -32,11 +32,16 @@ static int compare(pd_ctx *ctx, pd_dtype dt)
     PD_TEST_CHECK(ctx, pd_state_sqdiff_local(ctx, c[0], c[1], &sc));
     PD_TEST_CHECK(ctx, pd_state_sqdiff_local(ctx, g[0], g[1], &sg));
     fails += pd_expect_near(sg, sc, 1e-9 * sc, "GPU sqdiff == CPU");
+    PD_TEST_CHECK(ctx, pd_state_sample_sqdiff_max_local(ctx, c[0], c[1], &sc));
+    PD_TEST_CHECK(ctx, pd_state_sample_sqdiff_max_local(ctx, g[0], g[1], &sg));
+    fails += pd_expect_near(sg, sc, 1e-12 * sc, "GPU largest per-sample sqdiff == CPU");
     int64_t bad = 0;
     hg[S * D - 3] = NAN;
     PD_TEST_CHECK(ctx, pd_state_write_f64(ctx, g[0], hg));
     PD_TEST_CHECK(ctx, pd_state_find_nonfinite(ctx, g[0], &bad));
     fails += pd_expect_true(bad == S * D - 3, "GPU finds the NaN");
+    PD_TEST_CHECK(ctx, pd_state_sample_sqdiff_max_local(ctx, g[0], g[1], &sg));
+    fails += pd_expect_true(isnan(sg), "a NaN in the last sample makes the GPU's largest per-sample sqdiff NaN");
     for (int k = 0; k < 3; k++) pd_state_destroy(&c[k]), pd_state_destroy(&g[k]);
     free(h), free(hc), free(hg);
     return fails;

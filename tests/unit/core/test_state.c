@@ -97,10 +97,41 @@ static int copies(void)
     return fails;
 }
 
+/* The largest per-sample squared difference against a loop over the samples, and NaN winning. */
+static int sample_max(pd_dtype dt)
+{
+    enum { S = 5, D = 3 };
+    double x[S * D], y[S * D], want = 0.0;
+    for (int i = 0; i < S * D; i++) x[i] = y[i] = 0.25 * i;
+    y[1] += 1.0, y[6] += 1.5, y[8] += 1.5, y[13] -= 2.0; /* sample 2 changes most: 4.5 */
+    for (int s = 0; s < S; s++) {
+        double q = 0.0;
+        for (int i = 0; i < D; i++) q += (x[s * D + i] - y[s * D + i]) * (x[s * D + i] - y[s * D + i]);
+        want = q > want ? q : want;
+    }
+    pd_state *a = NULL, *b = NULL;
+    PD_TEST_CHECK(ctx, pd_state_create(ctx, dt, PD_DEVICE_CPU, S, D, 0, &a));
+    PD_TEST_CHECK(ctx, pd_state_create(ctx, dt, PD_DEVICE_CPU, S, D, 0, &b));
+    PD_TEST_CHECK(ctx, pd_state_write_f64(ctx, a, x));
+    PD_TEST_CHECK(ctx, pd_state_write_f64(ctx, b, y));
+    double got = -1.0;
+    PD_TEST_CHECK(ctx, pd_state_sample_sqdiff_max_local(ctx, a, b, &got));
+    int fails = pd_expect_near(got, want, 0.0, "largest per-sample sqdiff");
+    fails += pd_expect_true(want == 4.5, "the test's own loop finds sample 2");
+    x[1] = NAN; /* sample 0: a NaN must not be skipped by the max */
+    PD_TEST_CHECK(ctx, pd_state_write_f64(ctx, a, x));
+    PD_TEST_CHECK(ctx, pd_state_sample_sqdiff_max_local(ctx, a, b, &got));
+    fails += pd_expect_true(isnan(got), "a NaN sample makes the largest per-sample sqdiff NaN");
+    pd_state_destroy(&a);
+    pd_state_destroy(&b);
+    return fails;
+}
+
 int main(void)
 {
     ctx = pd_ctx_create();
-    int fails = lincomb_values(PD_F32) + lincomb_values(PD_F64) + noise_slices() + copies();
+    int fails = lincomb_values(PD_F32) + lincomb_values(PD_F64) + noise_slices() + copies() + sample_max(PD_F32) +
+                sample_max(PD_F64);
     pd_ctx_destroy(&ctx);
     printf("%s\n", fails ? "test_state: FAILED" : "test_state: all passed");
     return fails != 0;
