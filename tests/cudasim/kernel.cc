@@ -36,7 +36,7 @@ enum class state { run, at_block, at_warp, done };
  * calls made the switches at barriers the simulation's main cost. */
 extern "C" void pd_sim_switch(void **save, void *to);
 asm(R"(
-    .text
+    .pushsection .text
     .globl pd_sim_switch
     .type pd_sim_switch, @function
 pd_sim_switch:
@@ -62,7 +62,7 @@ pd_sim_switch:
     popq %rbp
     ret
     .size pd_sim_switch, .-pd_sim_switch
-    .section .note.GNU-stack, "", @progbits
+    .popsection
 )");
 
 struct context {

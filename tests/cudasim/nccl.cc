@@ -3,15 +3,16 @@
  * A group's operations become one item of its stream's queue. When the item reaches the head of the
  * queue it posts them at once (sends from a copy of the device buffer taken then, receives into a host
  * buffer), and finishes when MPI has completed them all, copying what arrived into device memory; so
- * MPI never touches device memory. Work queued behind a transfer waits for it; transfers queued
- * behind one start at once (sim.h: item::start). The group is posted when it is queued unless
- * earlier work on its stream is still waiting, since nothing runs a queue in the background. A receive must match a send of exactly its size: anything else stops the
+ * MPI never touches device memory, and everything queued behind a group on its stream waits for it,
+ * as on NCCL's stream (a receive queued behind a send nobody takes waits too). The queue moves on
+ * whenever the host calls cudasim or waits in MPI (mpi_progress.cc), as a GPU would by itself. A receive must match a send of exactly its size: anything else stops the
  * process. ncclCommAbort cancels what is posted and drops what is queued. */
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include <dlfcn.h>
 #include <mpi.h>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@ struct pd_sim_nccl {
     int rank = 0, size = 1;
     bool blocking = true;
     bool aborted = false;
+    bool finalizing = false;
+    int queued = 0;                   /* its groups queued or in flight */
     ncclResult_t async = ncclSuccess; /* what ncclCommGetAsyncError reports next */
     std::string last;
 };
@@ -100,8 +103,18 @@ struct group_item : pdsim::item {
     std::vector<op> ops;
     std::vector<std::vector<char>> bufs;
     std::vector<MPI_Request> reqs;
-    bool posted = false;
-    explicit group_item(std::vector<op> o) : item("NCCL group"), ops(std::move(o)) {}
+    bool posted = false, counted = true;
+    explicit group_item(std::vector<op> o) : item("NCCL group"), ops(std::move(o))
+    {
+        for (const op &x : ops) x.comm->queued++;
+    }
+    ~group_item() override { uncount(); }
+    void uncount()
+    {
+        if (counted)
+            for (const op &x : ops) x.comm->queued--;
+        counted = false;
+    }
 
     bool aborted() const
     {
@@ -121,58 +134,71 @@ struct group_item : pdsim::item {
             b.resize(o.bytes ? o.bytes : 1);
             if (o.kind != op_kind::recv && o.bytes) memcpy(b.data(), o.src, o.bytes);
             int rc;
-            if (o.kind == op_kind::send)
-                rc = MPI_Isend(b.data(), (int)o.bytes, MPI_BYTE, o.peer, TAG, o.comm->comm, &reqs[i]);
+            if (o.kind == op_kind::send) /* synchronous: done when received, as an NCCL send */
+                rc = PMPI_Issend(b.data(), (int)o.bytes, MPI_BYTE, o.peer, TAG, o.comm->comm, &reqs[i]);
             else if (o.kind == op_kind::recv)
-                rc = MPI_Irecv(b.data(), (int)o.bytes, MPI_BYTE, o.peer, TAG, o.comm->comm, &reqs[i]);
+                rc = PMPI_Irecv(b.data(), (int)o.bytes, MPI_BYTE, o.peer, TAG, o.comm->comm, &reqs[i]);
             else
-                rc = MPI_Iallreduce(MPI_IN_PLACE, b.data(), (int)o.count, mpi_type(o.type), mpi_op(o.red),
+                rc = PMPI_Iallreduce(MPI_IN_PLACE, b.data(), (int)o.count, mpi_type(o.type), mpi_op(o.red),
                                     o.comm->comm, &reqs[i]);
             if (rc != MPI_SUCCESS) pdsim::fatal("NCCL over MPI: posting an operation failed (MPI error %d)", rc);
         }
         posted = true;
     }
 
+    /* Point-to-point requests are cancelled; a collective's cannot be (MPI forbids it): it stays
+     * pending, with its buffer, for the life of the process. */
     void cancel()
     {
-        for (MPI_Request &r : reqs)
-            if (r != MPI_REQUEST_NULL) {
-                MPI_Cancel(&r);
-                MPI_Request_free(&r);
+        for (size_t i = 0; i < reqs.size(); i++) {
+            if (reqs[i] == MPI_REQUEST_NULL) continue;
+            if (ops[i].kind == op_kind::allreduce) {
+                abandoned().push_back(std::move(bufs[i]));
+                continue;
             }
+            PMPI_Cancel(&reqs[i]);
+            PMPI_Request_free(&reqs[i]);
+        }
     }
-
-    bool in_flight() const override { return posted; }
-    void start() override
+    static std::vector<std::vector<char>> &abandoned()
     {
-        if (!posted && !aborted()) post();
+        static std::vector<std::vector<char>> a;
+        return a;
     }
 
     bool step() override
     {
         if (aborted()) {
             cancel();
+            uncount();
             return true;
         }
         if (!posted) post();
         int done = 0;
         std::vector<MPI_Status> st(reqs.size());
-        if (MPI_Testall((int)reqs.size(), reqs.data(), &done, st.data()) != MPI_SUCCESS)
+        if (PMPI_Testall((int)reqs.size(), reqs.data(), &done, st.data()) != MPI_SUCCESS)
             pdsim::fatal("NCCL over MPI: a transfer failed (a receive larger than its send truncates)");
         if (!done) return false;
         pdsim::device_access open;
         for (size_t i = 0; i < ops.size(); i++) {
             const op &o = ops[i];
-            if (o.kind == op_kind::send) continue;
+            if (o.kind == op_kind::send) {
+                /* the buffer may change only once the send is complete (the caller waits for that) */
+                if (o.bytes && memcmp(o.src, bufs[i].data(), o.bytes) != 0)
+                    pdsim::fatal("NCCL: the buffer of an ncclSend to rank %d (%zu bytes) changed before the send "
+                                 "completed", o.peer, o.bytes);
+                continue;
+            }
             if (o.kind == op_kind::recv) {
                 int got = 0;
-                MPI_Get_count(&st[i], MPI_BYTE, &got);
+                PMPI_Get_count(&st[i], MPI_BYTE, &got);
                 if ((size_t)got != o.bytes)
                     pdsim::fatal("NCCL: ncclRecv of %zu bytes from rank %d matched an ncclSend of %d bytes", o.bytes,
                                  o.peer, got);
             }
             if (o.bytes) memcpy(o.dst, bufs[i].data(), o.bytes);
         }
+        uncount();
         return true;
     }
 };
@@ -216,6 +242,16 @@ ncclResult_t add(const op &o)
     return group_depth > 0 ? ncclSuccess : flush_group();
 }
 
+/* The transfers progress while the host waits in MPI only if MPI_Recv is mpi_progress.c's wrapper. */
+void check_progress_wrappers()
+{
+    Dl_info mine, recv;
+    void *marker = dlsym(RTLD_DEFAULT, "pd_sim_mpi_progress_linked"), *f = dlsym(RTLD_DEFAULT, "MPI_Recv");
+    if (!marker || !f || !dladdr(marker, &mine) || !dladdr(f, &recv) || mine.dli_fbase != recv.dli_fbase)
+        pdsim::fatal("NCCL: MPI_Recv is not cudasim's wrapper (%s): link the program against pd_cudasim so that "
+                     "mpi_progress.c is in it", f && dladdr(f, &recv) ? recv.dli_fname : "not found");
+}
+
 uint64_t id_hash(const ncclUniqueId &id)
 {
     uint64_t h = 1469598103934665603ull;
@@ -250,7 +286,7 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *id)
     if (!id) return ncclInvalidArgument;
     memset(id, 0, sizeof *id);
     int world = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &world);
+    PMPI_Comm_rank(MPI_COMM_WORLD, &world);
     snprintf(id->internal, sizeof id->internal, "cudasim:%ld:%d:%u", (long)getpid(), world, ++counter);
     return ncclSuccess;
 }
@@ -258,22 +294,24 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *id)
 ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank, ncclConfig_t *cfg)
 {
     int world = 0, init = 0;
-    MPI_Initialized(&init);
+    PMPI_Initialized(&init);
     if (!comm || !init) return usage(nullptr, "%s", "ncclCommInitRank before MPI_Init or without a result pointer");
-    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    PMPI_Comm_size(MPI_COMM_WORLD, &world);
     if (nranks != world) return usage(nullptr, "cudasim's communicators span MPI_COMM_WORLD%s", "");
     if (rank < 0 || rank >= nranks) return usage(nullptr, "rank out of range%s", "");
+    check_progress_wrappers();
     pd_sim_nccl *c = new pd_sim_nccl;
     c->blocking = !cfg || cfg->blocking != 0;
-    MPI_Comm_split(MPI_COMM_WORLD, 0, rank, &c->comm);
-    MPI_Comm_rank(c->comm, &c->rank);
-    MPI_Comm_size(c->comm, &c->size);
+    PMPI_Comm_split(MPI_COMM_WORLD, 0, rank, &c->comm);
+    PMPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN); /* cudasim's messages, not MPI's abort */
+    PMPI_Comm_rank(c->comm, &c->rank);
+    PMPI_Comm_size(c->comm, &c->size);
     /* every rank must bring the same id and its own rank */
     unsigned long long h = id_hash(id), lo = 0, hi = 0;
-    MPI_Allreduce(&h, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, c->comm);
-    MPI_Allreduce(&h, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
+    PMPI_Allreduce(&h, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, c->comm);
+    PMPI_Allreduce(&h, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->comm);
     if (lo != hi || c->rank != rank) {
-        MPI_Comm_free(&c->comm);
+        PMPI_Comm_free(&c->comm);
         delete c;
         return usage(nullptr, "%s", lo != hi ? "the ranks brought different unique ids" : "two ranks gave the same rank");
     }
@@ -291,6 +329,11 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *state)
 {
     if (!comm || !state) return ncclInvalidArgument;
+    if (comm->finalizing) { /* in progress until the communicator's transfers are done */
+        pdsim::progress_transfers();
+        *state = comm->queued > 0 ? ncclInProgress : ncclSuccess;
+        return ncclSuccess;
+    }
     *state = comm->async;
     if (comm->async == ncclInProgress) comm->async = ncclSuccess;
     return ncclSuccess;
@@ -300,14 +343,21 @@ ncclResult_t ncclCommFinalize(ncclComm_t comm)
 {
     if (!comm) return ncclInvalidArgument;
     if (comm->aborted) return usage(comm, "%s", "ncclCommFinalize after ncclCommAbort");
-    return comm->blocking ? ncclSuccess : (comm->async = ncclInProgress);
+    comm->finalizing = true;
+    pdsim::progress_transfers();
+    if (comm->blocking) {
+        for (int polls = 0; comm->queued > 0; pdsim::backoff(&polls)) pdsim::progress_transfers();
+        return ncclSuccess;
+    }
+    return comm->queued > 0 ? ncclInProgress : ncclSuccess;
 }
 
+/* NCCL wants ncclCommFinalize first; a destroy with transfers in flight waits for them. */
 ncclResult_t ncclCommDestroy(ncclComm_t comm)
 {
     if (!comm) return ncclInvalidArgument;
-    pdsim::progress_all(true); /* the communicator's transfers finish first */
-    MPI_Comm_free(&comm->comm);
+    for (int polls = 0; comm->queued > 0; pdsim::backoff(&polls)) pdsim::progress_transfers();
+    PMPI_Comm_free(&comm->comm);
     delete comm;
     return ncclSuccess;
 }

@@ -145,15 +145,18 @@ mem classify(const void *p, size_t bytes)
 
 const char *describe(const void *p)
 {
-    static char buf[160];
+    static char bufs[4][160]; /* a message may describe several pointers */
+    static unsigned next = 0;
+    char *buf = bufs[next++ % 4];
+    const size_t len = sizeof bufs[0];
     const region *r = region_of((uintptr_t)p);
     if (!r)
-        snprintf(buf, sizeof buf, "%p (host memory)", p);
+        snprintf(buf, len, "%p (host memory)", p);
     else if ((uintptr_t)p < (uintptr_t)r->data)
-        snprintf(buf, sizeof buf, "%p (%td bytes before a device allocation of %zu bytes)", p,
+        snprintf(buf, len, "%p (%td bytes before a device allocation of %zu bytes)", p,
                  r->data - (const char *)p, r->bytes);
     else
-        snprintf(buf, sizeof buf, "%p (offset %td of a device allocation of %zu bytes)", p,
+        snprintf(buf, len, "%p (offset %td of a device allocation of %zu bytes)", p,
                  (const char *)p - r->data, r->bytes);
     return buf;
 }
@@ -194,6 +197,7 @@ static void install_fault_report()
 struct stream {
     std::deque<std::unique_ptr<item>> q;
     uint64_t queued = 0, finished = 0; /* items ever queued, ever finished */
+    bool running = false;              /* inside progress_once: an item waiting on this stream re-enters */
 };
 
 static stream legacy;
@@ -244,15 +248,15 @@ void backoff(int *polls)
 
 static bool progress_once(stream *s)
 {
+    if (s->running) return s->q.empty();
+    s->running = true;
     while (!s->q.empty()) {
-        if (!s->q.front()->step()) {
-            for (size_t i = 1; i < s->q.size() && s->q[i - 1]->in_flight(); i++) s->q[i]->start();
-            return false;
-        }
+        if (!s->q.front()->step()) break;
         s->q.pop_front();
         s->finished++;
     }
-    return true;
+    s->running = false;
+    return s->q.empty();
 }
 
 void progress(stream *s, bool block)
@@ -272,6 +276,19 @@ static void progress_retired()
         }
     }
 }
+
+void progress_transfers()
+{
+    for (stream *s : live_streams) progress_once(s);
+    progress_retired();
+}
+
+} // namespace pdsim
+
+extern "C" void pd_sim_progress_transfers(void) { pdsim::progress_transfers(); }
+extern "C" void pd_sim_backoff(int *polls) { pdsim::backoff(polls); }
+
+namespace pdsim {
 
 void progress_all(bool block)
 {
@@ -621,8 +638,9 @@ struct wait_item : item {
     wait_item(stream *on, uint64_t t) : item("cudaStreamWaitEvent"), s(on), target(t) {}
     bool step() override
     {
+        if (s->finished >= target) return true;
         if (!live_streams.count(s) && s != &legacy) return true; /* destroyed: its work was waited for */
-        progress(s, false);
+        progress(s, false); /* a stream already running (one that waits on itself) returns at once */
         return s->finished >= target;
     }
 };

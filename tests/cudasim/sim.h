@@ -40,11 +40,6 @@ struct item {
     explicit item(const char *w) : what(w) {}
     virtual ~item() = default;
     virtual bool step() = 0;
-    /* A transfer behind one in flight starts at once (start()); cudasim lets a stream's transfers
-     * overlap where NCCL runs them one after another: MPI's ordering keeps them matched, and nothing
-     * here runs the queue in the background. */
-    virtual bool in_flight() const { return false; }
-    virtual void start() {}
 };
 /* stream 0 and cudaStreamLegacy are the legacy default stream; NULL when s is not a live stream */
 struct stream;
@@ -54,6 +49,9 @@ void enqueue_fn(stream *s, const char *what, std::function<void()> fn); /* a ste
 /* Run queued work: all of it (waiting for transfers) or, with block = false, what can finish now. */
 void progress(stream *s, bool block);
 void progress_all(bool block);
+/* What the device would do by itself meanwhile: steps on every stream but the legacy default one (called
+ * while the host waits in MPI: mpi_progress.cc). */
+void progress_transfers();
 /* Between polls of a wait: spin, then yield the core (ranks may share few cores). */
 void backoff(int *polls);
 

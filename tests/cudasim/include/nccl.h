@@ -1,8 +1,7 @@
 /* cudasim: the NCCL calls pintdiff uses, carried out over MPI on the CPU. The operations of a group
- * become one item of the stream's queue (work after a transfer waits for it; transfers may overlap,
- * where NCCL would run them in turn: nccl.cc); a communicator is non-blocking when its config says
- * so, and then reports ncclInProgress until it is polled, as NCCL does. Communicators must span MPI_COMM_WORLD (ranks
- * in any order). Valid C and C++. */
+ * become one item of the stream's queue, run in the stream's order as NCCL does (nccl.cc); a
+ * communicator is non-blocking when its config says so, and then reports ncclInProgress until it is
+ * polled, as NCCL does. Communicators must span MPI_COMM_WORLD (ranks in any order). Valid C and C++. */
 #ifndef PD_CUDASIM_NCCL_H
 #define PD_CUDASIM_NCCL_H
 
