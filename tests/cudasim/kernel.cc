@@ -105,7 +105,8 @@ struct fiber {
     context ctx;
     char *stack = nullptr;
     state st = state::done;
-    unsigned barriers = 0; /* __syncthreads reached in this block */
+    unsigned barriers = 0;      /* __syncthreads reached in this block */
+    const void *site = nullptr; /* where it waits at __syncthreads (the call's return address) */
     void *fake_stack = nullptr; /* ASan's, while suspended */
 };
 
@@ -127,6 +128,8 @@ struct scheduler {
     const std::function<void()> *body = nullptr;
     const char *kernel = "";
     std::vector<uint64_t> slots; /* shuffle exchange, one per thread */
+    char *shared_begin = nullptr, *shared_end = nullptr;
+    unsigned rounds = 0; /* decides the order of the block's next round of threads (odd: in reverse) */
 };
 scheduler S;
 bool in_kernel = false;
@@ -227,10 +230,13 @@ bool release()
     if (at_block == live) {
         /* a thread that finished without reaching this barrier skipped it: undefined on a GPU */
         unsigned k = 0;
+        const void *site = nullptr;
         for (unsigned t = 0; t < S.n; t++)
-            if (S.f[t].st == state::at_block) k = S.f[t].barriers;
-        for (unsigned t = 0; t < S.n; t++)
+            if (S.f[t].st == state::at_block) k = S.f[t].barriers, site = S.f[t].site;
+        for (unsigned t = 0; t < S.n; t++) {
             if (S.f[t].st == state::done && S.f[t].barriers < k) return false;
+            if (S.f[t].st == state::at_block && S.f[t].site != site) return false; /* two different __syncthreads */
+        }
         for (unsigned t = 0; t < S.n; t++)
             if (S.f[t].st == state::at_block) S.f[t].st = state::run;
         return true;
@@ -243,34 +249,45 @@ bool release()
     std::string who;
     for (unsigned t = 0; t < S.n && who.size() < 300; t++) {
         const state s = S.f[t].st;
-        who += " " + std::to_string(t) + (s == state::at_block ? ":syncthreads" : s == state::at_warp ? ":warp" : ":done");
+        char where[40] = "";
+        if (s == state::at_block) snprintf(where, sizeof where, "@%p", S.f[t].site);
+        who += " " + std::to_string(t) + (s == state::at_block ? ":syncthreads" : s == state::at_warp ? ":warp" : ":done") + where;
     }
     pdsim::fatal("kernel %s, block (%u,%u,%u): threads wait at different barriers (a divergent __syncthreads "
                  "or warp barrier):%s", S.kernel, blockIdx.x, blockIdx.y, blockIdx.z, who.c_str());
 }
 
+/* Between two barriers the threads run one after another, forwards and backwards in turn (and the other
+ * way round in the next block): a missing barrier shows whichever way round the race goes (a read before
+ * the write it needs, or a write over a value not yet read). */
 void run_block()
 {
     for (unsigned t = 0; t < S.n; t++) S.f[t].st = state::run, S.f[t].barriers = 0;
+    if (S.shared_end > S.shared_begin) memset(S.shared_begin, 0xff, (size_t)(S.shared_end - S.shared_begin));
+    S.rounds = blockIdx.x + blockIdx.y + blockIdx.z; /* neighbouring blocks start in opposite orders */
     for (;;) {
         bool ran = false, all_done = true;
-        for (unsigned t = 0; t < S.n; t++) {
+        const bool reverse = S.rounds % 2 == 1;
+        for (unsigned i = 0; i < S.n; i++) {
+            const unsigned t = reverse ? S.n - 1 - i : i;
             if (S.f[t].st == state::run) {
                 resume(t);
                 ran = true;
             }
-            all_done = all_done && S.f[t].st == state::done;
         }
+        for (unsigned t = 0; t < S.n; t++) all_done = all_done && S.f[t].st == state::done;
+        S.rounds += ran;
         if (all_done) return;
         if (!ran && !release()) report_deadlock();
         if (ran) continue;
     }
 }
 
-void run_kernel(const char *kernel, dim3 grid, dim3 block, const std::function<void()> &body)
+void run_kernel(const char *kernel, dim3 grid, dim3 block, const std::function<void()> &body, char *sb, char *se)
 {
     pdsim::device_access open;
     S.kernel = kernel;
+    S.shared_begin = sb, S.shared_end = se;
     S.body = &body;
     S.n = block.x * block.y * block.z;
     ensure_threads(S.n);
@@ -290,11 +307,12 @@ void run_kernel(const char *kernel, dim3 grid, dim3 block, const std::function<v
 struct kernel_item : pdsim::item {
     dim3 grid, block;
     std::function<void()> body;
-    kernel_item(const char *k, dim3 g, dim3 b, std::function<void()> f)
-        : item(k), grid(g), block(b), body(std::move(f)) {}
+    char *shared_begin, *shared_end;
+    kernel_item(const char *k, dim3 g, dim3 b, std::function<void()> f, char *sb, char *se)
+        : item(k), grid(g), block(b), body(std::move(f)), shared_begin(sb), shared_end(se) {}
     bool step() override
     {
-        run_kernel(what, grid, block, body);
+        run_kernel(what, grid, block, body, shared_begin, shared_end);
         return true;
     }
 };
@@ -313,6 +331,7 @@ unsigned linear_tid() { return S.cur; }
 void pd_sim_syncthreads()
 {
     S.f[S.cur].barriers++;
+    S.f[S.cur].site = __builtin_return_address(0);
     wait_at(state::at_block);
 }
 
@@ -339,12 +358,31 @@ uint64_t pd_sim_shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width)
 
 void pd_sim_check_kernel_pointer(const char *kernel, int arg, const void *p)
 {
-    if (p && pdsim::classify(p, 1) != pdsim::mem::device)
+    const pdsim::mem m = pdsim::classify(p, 1);
+    if (p && m != pdsim::mem::device && m != pdsim::mem::pinned) /* pinned memory is mapped for the device */
         pdsim::fatal("kernel %s: argument %d is not device memory: %s", kernel, arg, pdsim::describe(p));
 }
 
+/* Each aligned 8-byte word of a struct argument that holds the address of mapped host memory (msync
+ * tells mapped from not) is a host pointer the kernel would fault on. Numbers that happen to look like
+ * addresses of mapped pages would be reported too; pintdiff's argument structs hold none. */
+void pd_sim_check_kernel_struct(const char *kernel, int arg, const void *p, size_t bytes)
+{
+    static const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (size_t o = 0; o + 8 <= bytes; o += 8) {
+        uintptr_t w;
+        memcpy(&w, (const char *)p + o, 8);
+        if (w < 0x10000 || w >= ((uintptr_t)1 << 47) || w % 4) continue;
+        const pdsim::mem m = pdsim::classify((const void *)w, 1);
+        if (m == pdsim::mem::device || m == pdsim::mem::pinned) continue;
+        if (msync((void *)(w & ~(page - 1)), page, MS_ASYNC) == 0)
+            pdsim::fatal("kernel %s: argument %d (a struct) holds a host pointer at byte %zu: %s", kernel, arg, o,
+                         pdsim::describe((const void *)w));
+    }
+}
+
 void pd_sim_launch_kernel(const char *kernel, dim3 grid, dim3 block, size_t shmem, cudaStream_t stream,
-                          std::function<void()> body)
+                          std::function<void()> body, char *shared_begin, char *shared_end)
 {
     const unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     if (shmem) pdsim::fatal("kernel %s: dynamic shared memory is not simulated", kernel);
@@ -359,5 +397,5 @@ void pd_sim_launch_kernel(const char *kernel, dim3 grid, dim3 block, size_t shme
         pdsim::fail(cudaErrorInvalidResourceHandle, "kernel %s: launched on a stream that is not live", kernel);
         return;
     }
-    pdsim::enqueue(s, std::make_unique<kernel_item>(kernel, grid, block, std::move(body)));
+    pdsim::enqueue(s, std::make_unique<kernel_item>(kernel, grid, block, std::move(body), shared_begin, shared_end));
 }

@@ -2,8 +2,8 @@
  *
  * Device memory is mapped pages of its own, PROT_NONE except while device work runs (a kernel, a
  * copy, a cuBLAS call, a transfer), so host code that reads or writes device memory faults where it
- * does it; each allocation ends 16-byte aligned against an unmapped guard page, so a kernel that runs
- * past its end faults too. Work queued on a stream runs only when something waits for it, so host code
+ * does it; each allocation ends (8-byte aligned) against an unmapped guard page, so a kernel that runs
+ * past its end faults too (a float array of odd length has 4 bytes of slack). Work queued on a stream runs only when something waits for it, so host code
  * that reads a pinned buffer before waiting for the copy into it reads stale data, as on a GPU.
  * PD_CUDASIM_DEVICES sets how many devices cudaGetDeviceCount reports (default 0: none, so that
  * device.kind auto keeps a SIM build's CPU tests on the CPU; the GPU tests set 2);
@@ -419,7 +419,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
     if (!p) return set_error(cudaErrorInvalidValue);
     if (n_devices() < 1) return set_error(cudaErrorNoDevice);
     install_fault_report();
-    const size_t pg = page_size(), used = (bytes + 15) / 16 * 16, pages_len = (used + pg - 1) / pg * pg;
+    const size_t pg = page_size(), used = (bytes + 7) / 8 * 8, pages_len = (used + pg - 1) / pg * pg;
     const size_t map_len = pages_len + 2 * pg;
     if (pages_len < used || map_len < pages_len) return set_error(cudaErrorMemoryAllocation);
     void *m = mmap(nullptr, map_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -429,7 +429,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
     r.map_len = map_len;
     r.pages = r.map + pg;
     r.pages_len = pages_len;
-    r.data = r.pages + pages_len - used; /* against the back guard page */
+    r.data = r.pages + pages_len - used; /* against the back guard page, 8-byte aligned */
     r.bytes = bytes;
     /* device memory holds garbage until written: fill it with a NaN pattern rather than zeros */
     if (mprotect(r.pages, pages_len, PROT_READ | PROT_WRITE) != 0) {

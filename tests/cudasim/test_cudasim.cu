@@ -61,7 +61,64 @@ __global__ void divergent(double *p)
     p[threadIdx.x] = 1.0;
 }
 
+/* block 0 leaves a value in shared memory; every other block reads it without writing first */
+__global__ void shared_leftover(double *out)
+{
+    __shared__ double s[1];
+    if (blockIdx.x == 0 && threadIdx.x == 0) s[0] = 5.0;
+    __syncthreads();
+    if (threadIdx.x == 0) out[blockIdx.x] = s[0];
+}
+
+/* shift left without a barrier between the reads and the writes: a race */
+__global__ void shift_racy(double *out)
+{
+    __shared__ double s[64];
+    s[threadIdx.x] = threadIdx.x;
+    __syncthreads();
+    double v = threadIdx.x + 1 < blockDim.x ? s[threadIdx.x + 1] : 0.0;
+    s[threadIdx.x] = v; /* a thread may overwrite what its left neighbour has not read yet */
+    __syncthreads();
+    out[threadIdx.x] = s[threadIdx.x];
+}
+
+struct args_with_pointer {
+    int n;
+    double *p;
+};
+__global__ void fill_struct(args_with_pointer a)
+{
+    if (threadIdx.x < (unsigned)a.n) a.p[threadIdx.x] = 1.0;
+}
+
+/* half the block at one __syncthreads, half at another */
+__global__ void two_barriers(double *p)
+{
+    if (threadIdx.x < 16) {
+        __syncthreads();
+        p[threadIdx.x] = 1.0;
+    } else {
+        __syncthreads();
+        p[threadIdx.x] = 2.0;
+    }
+}
+
 /* ------------------------------------------------------------------ checks that must hold */
+
+static void check_schedules(void)
+{
+    double *d, h[64];
+    cudaMalloc((void **)&d, sizeof h);
+    shared_leftover<<<3, 32>>>(d);
+    cudaMemcpy(h, d, 3 * sizeof(double), cudaMemcpyDeviceToHost);
+    expect(h[0] == 5.0 && isnan(h[1]) && isnan(h[2]), "shared memory starts as NaN in every block");
+    shift_racy<<<1, 64>>>(d);
+    cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost);
+    int right = 1;
+    for (int t = 0; t < 64; t++) right = right && h[t] == (t + 1 < 64 ? t + 1 : 0);
+    expect(!right, "a missing barrier between reads and writes of shared memory shows (threads run in reverse)");
+    cudaFree(d);
+}
 
 static void check_reductions(void)
 {
@@ -174,6 +231,13 @@ static int broken(const char *mode)
     } else if (!strcmp(mode, "host-arg")) {
         fill<<<1, 32>>>(h, 64, 1.0);
         cudaDeviceSynchronize();
+    } else if (!strcmp(mode, "struct-host-pointer")) {
+        args_with_pointer a = {64, h};
+        fill_struct<<<1, 64>>>(a);
+        cudaDeviceSynchronize();
+    } else if (!strcmp(mode, "two-barriers")) {
+        two_barriers<<<1, 32>>>(d);
+        cudaDeviceSynchronize();
     } else if (!strcmp(mode, "gemm-range")) {
         double one = 1.0;
         cublasHandle_t b;
@@ -193,6 +257,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1) return broken(argv[1]);
     check_reductions();
+    check_schedules();
     check_streams();
     check_gemm();
     printf("%s\n", fails ? "test_cudasim: FAILED" : "test_cudasim: all passed");

@@ -19,6 +19,8 @@ expect_stop host-touch "host code touched device memory"
 expect_stop overrun "access outside a device allocation"
 expect_stop divergent "threads wait at different barriers"
 expect_stop host-arg "is not device memory"
+expect_stop struct-host-pointer "holds a host pointer at byte 8"
+expect_stop two-barriers "threads wait at different barriers"
 expect_stop gemm-range "B (8 x 9, ld 8) is not a device range"
 [ $fails -eq 0 ] && echo "test_cudasim.sh: all passed" || echo "test_cudasim.sh: $fails FAILED"
 exit $((fails != 0))

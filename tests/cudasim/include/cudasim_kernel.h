@@ -1,13 +1,13 @@
 /* cudasim: what a .cu file of src/cuda needs to compile as C++ and run on the CPU. rewrite.cmake puts
  * `#include "cudasim_kernel.h"` first and turns every launch `k<<<grid, block>>>(args)` into
- * `pd_sim_launch("k", pd_sim_config(grid, block), k, args)`.
+ * `pd_sim_launch("k", pd_sim_config(grid, block), [](auto... a_) { k(a_...); }, args)`.
  *
  * A launch is queued on its stream and runs when something waits for it. Each block runs by itself;
  * its threads are fibers that switch only at barriers (__syncthreads, __syncwarp, shuffles), so
- * `__shared__` (a static here) is the block's, and a plain read-modify-write is atomic. Threads that
- * meet different barriers (a divergent __syncthreads, a warp barrier some lanes skip) stop the
- * process with the kernel's name, where a GPU would hang or compute garbage; so does a pointer
- * argument that is not device memory. */
+ * `__shared__` (a static here, refilled with NaN bytes per block) is the block's, and a plain
+ * read-modify-write is atomic. Threads that meet different barriers (a divergent __syncthreads, a
+ * warp barrier some lanes skip) stop the process with the kernel's name, where a GPU would hang or
+ * compute garbage; so does a pointer argument (or a pointer in a struct argument) into host memory. */
 #ifndef PD_CUDASIM_KERNEL_H
 #define PD_CUDASIM_KERNEL_H
 
@@ -27,7 +27,9 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __shared__ static
+/* A block's shared memory: statics in one section per module, refilled with NaN bytes before each block
+ * (a block must not read what another left there) */
+#define __shared__ static __attribute__((section("pd_sim_shared")))
 #define __launch_bounds__(...)
 #define restrict __restrict__
 
@@ -45,10 +47,15 @@ void pd_sim_syncthreads();
 void pd_sim_syncwarp(unsigned mask);
 uint64_t pd_sim_shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width);
 void pd_sim_check_kernel_pointer(const char *kernel, int arg, const void *p);
+void pd_sim_check_kernel_struct(const char *kernel, int arg, const void *p, size_t bytes);
 void pd_sim_launch_kernel(const char *kernel, dim3 grid, dim3 block, size_t shmem, cudaStream_t stream,
-                          std::function<void()> body);
+                          std::function<void()> body, char *shared_begin, char *shared_end);
+/* this module's shared-memory section (the linker defines the bounds; weak: a module may have none) */
+extern "C" char __start_pd_sim_shared[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_pd_sim_shared[] __attribute__((weak, visibility("hidden")));
 
-static inline void __syncthreads() { pd_sim_syncthreads(); }
+/* a macro, so that the barrier's return address is its call site (threads must meet at the same one) */
+#define __syncthreads() pd_sim_syncthreads()
 static inline void __syncwarp(unsigned mask = 0xffffffffu) { pd_sim_syncwarp(mask); }
 
 template <typename T> static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32)
@@ -92,9 +99,12 @@ static inline pd_sim_cfg pd_sim_config(dim3 grid, dim3 block, size_t shmem = 0, 
     return pd_sim_cfg{grid, block, shmem, stream};
 }
 
+/* A pointer argument must be device memory; so must a pointer inside a struct passed by value. */
 template <typename T> static inline void pd_sim_check_arg(const char *kernel, int i, const T &v)
 {
     if constexpr (std::is_pointer_v<T>) pd_sim_check_kernel_pointer(kernel, i, (const void *)v);
+    else if constexpr (std::is_class_v<T> && std::is_trivially_copyable_v<T>)
+        pd_sim_check_kernel_struct(kernel, i, &v, sizeof v);
     else (void)kernel, (void)i, (void)v;
 }
 
@@ -105,7 +115,8 @@ static inline void pd_sim_launch(const char *kernel, pd_sim_cfg c, F k, A... arg
     int i = 0;
     (pd_sim_check_arg(kernel, i++, args), ...);
     (void)i;
-    pd_sim_launch_kernel(kernel, c.grid, c.block, c.shmem, c.stream, [=]() { k(args...); });
+    pd_sim_launch_kernel(kernel, c.grid, c.block, c.shmem, c.stream, [=]() { k(args...); }, __start_pd_sim_shared,
+                         __stop_pd_sim_shared);
 }
 
 #endif
