@@ -257,29 +257,46 @@ bool release()
                  "or warp barrier):%s", S.kernel, blockIdx.x, blockIdx.y, blockIdx.z, who.c_str());
 }
 
-/* Between two barriers the threads run one after another, forwards and backwards in turn (and the other
- * way round in the next block): a missing barrier shows whichever way round the race goes (a read before
- * the write it needs, or a write over a value not yet read). */
-void run_block()
+/* Run warp w's lanes (in order or reversed) until none can go on by itself: a warp whose lanes all reach
+ * a warp barrier or shuffle goes through it at once, as a warp does on a GPU, and so runs ahead of the
+ * other warps up to the next __syncthreads. True when a lane ran. */
+bool run_warp(unsigned w, bool reverse)
 {
-    for (unsigned t = 0; t < S.n; t++) S.f[t].st = state::run, S.f[t].barriers = 0;
-    if (S.shared_end > S.shared_begin) memset(S.shared_begin, 0xff, (size_t)(S.shared_end - S.shared_begin));
-    S.rounds = blockIdx.x + blockIdx.y + blockIdx.z; /* neighbouring blocks start in opposite orders */
+    const unsigned m = warp_size(w);
+    bool ran = false;
     for (;;) {
-        bool ran = false, all_done = true;
-        const bool reverse = S.rounds % 2 == 1;
-        for (unsigned i = 0; i < S.n; i++) {
-            const unsigned t = reverse ? S.n - 1 - i : i;
+        for (unsigned i = 0; i < m; i++) {
+            const unsigned t = w * 32 + (reverse ? m - 1 - i : i);
             if (S.f[t].st == state::run) {
                 resume(t);
                 ran = true;
             }
         }
+        bool all_at_warp = true;
+        for (unsigned l = 0; l < m; l++) all_at_warp = all_at_warp && S.f[w * 32 + l].st == state::at_warp;
+        if (!all_at_warp) return ran;
+        for (unsigned l = 0; l < m; l++) S.f[w * 32 + l].st = state::run;
+    }
+}
+
+/* Warps run one after another, each up to its next __syncthreads, forwards and backwards in turn (and the
+ * other way round in the next block); so do the lanes within a warp between warp barriers. A missing
+ * barrier then shows whichever way round the race goes: a read before the write it needs, or a write
+ * over a value another thread has not read yet. */
+void run_block()
+{
+    for (unsigned t = 0; t < S.n; t++) S.f[t].st = state::run, S.f[t].barriers = 0;
+    if (S.shared_end > S.shared_begin) memset(S.shared_begin, 0xff, (size_t)(S.shared_end - S.shared_begin));
+    S.rounds = blockIdx.x + blockIdx.y + blockIdx.z; /* neighbouring blocks start in opposite orders */
+    const unsigned warps = (S.n + 31) / 32;
+    for (;;) {
+        bool ran = false, all_done = true;
+        const bool reverse = S.rounds % 2 == 1;
+        for (unsigned i = 0; i < warps; i++) ran = run_warp(reverse ? warps - 1 - i : i, reverse) || ran;
         for (unsigned t = 0; t < S.n; t++) all_done = all_done && S.f[t].st == state::done;
         S.rounds += ran;
         if (all_done) return;
         if (!ran && !release()) report_deadlock();
-        if (ran) continue;
     }
 }
 

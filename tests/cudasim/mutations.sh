@@ -43,4 +43,14 @@ mutate copy-to-host-async src/cuda/state_ops.cu "    PD_CUDA_CHECK(ctx, cudaMemc
 mutate gmm-table-index src/cuda/gmm.cu "        const double *v = var + k * st.kst;" "        const double *v = var + gk * st.kst;" 'test_gpu_models'
 mutate psld-host-table src/cuda/psld_gmm.cu "    PD_CUDA_TRY(ctx, cudaMemcpyAsync(g->tab, tab," "    g->tab = (double *)tab;
     PD_CUDA_TRY(ctx, cudaMemcpyAsync(g->tab, tab," 'test_gpu_models'
+mutate team-reduce-no-barrier-before-reuse src/cuda/team_reduce.cuh "        __syncthreads(); /* sh may still be read by the team's previous reduction */
+" "" 'test_gpu_models'
+mutate transport-overwrite-before-wait mpi/transport_nccl.c "static pd_status nccl_wait_slot(pd_ctx *ctx, pd_transport *tp, int slot)
+{
+    nccl_impl *w = tp->impl;
+    if (!w->pending[slot]) return PD_OK;" "static pd_status nccl_wait_slot(pd_ctx *ctx, pd_transport *tp, int slot)
+{
+    nccl_impl *w = tp->impl;
+    w->pending[slot] = 0;
+    if (!w->pending[slot]) return PD_OK;" 'transport_gpu_nccl'
 echo "caught $caught of $total"
