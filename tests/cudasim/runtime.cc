@@ -185,10 +185,17 @@ static void install_fault_report()
     static bool done = false;
     if (done) return;
     done = true;
+    /* on a stack of its own: a kernel thread that overflows its stack faults on the guard page below it */
+    static std::vector<char> alt(64 * 1024);
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = alt.data();
+    ss.ss_size = alt.size();
+    sigaltstack(&ss, nullptr);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK;
     sigaction(SIGSEGV, &sa, nullptr);
 }
 
