@@ -199,13 +199,20 @@ static pd_status job_setup(pd_ctx *ctx, pd_job *j)
     return plan_points(ctx, j);
 }
 
+/* device.cuda_aware_mpi: the user's word, or what the MPI library reports */
+static int mpi_cuda_aware(const pd_config *cfg)
+{
+    return cfg->device.cuda_aware_mpi == PD_CUDA_AWARE_AUTO ? pd_transport_mpi_cuda_aware()
+                                                            : cfg->device.cuda_aware_mpi == PD_CUDA_AWARE_YES;
+}
+
 /* Collective, after the ranks agreed on the setup (NCCL's creation waits for every rank): the
  * transport of a time-parallel run. */
 static pd_status transport_setup(pd_ctx *ctx, pd_job *j)
 {
     if (!j->timepar) return PD_OK;
     if (j->dev.comm == PD_COMM_NCCL) return pd_transport_create_nccl(ctx, j->comm, j->cfg->device.timeout, &j->tp);
-    return pd_transport_create_mpi(ctx, j->comm, &j->tp);
+    return pd_transport_create_mpi(ctx, j->comm, mpi_cuda_aware(j->cfg), &j->tp);
 }
 
 static void job_destroy(pd_job *j)
@@ -542,6 +549,8 @@ static pd_status write_provenance(pd_ctx *ctx, pd_job *j, const char *config_tex
     PD_TRY(pd_result_attr_i64(ctx, r, "n_ranks", j->size));
     PD_TRY(pd_result_attr_str(ctx, r, "device", pd_device_name(j->dev.kind)));
     PD_TRY(pd_result_attr_str(ctx, r, "comm", j->tp ? pd_transport_name(j->tp) : "mpi")); /* the one used */
+    if (j->tp && j->dev.kind == PD_DEVICE_CUDA && j->dev.comm != PD_COMM_NCCL) /* how GPU states went over MPI */
+        PD_TRY(pd_result_attr_str(ctx, r, "mpi_gpu_states", mpi_cuda_aware(j->cfg) ? "device memory" : "staged"));
     const char *method = pd_config_schema_find("sampler", "method")->values[j->cfg->sampler.method];
     PD_TRY(pd_result_attr_str(ctx, r, "method", method));
     PD_TRY(pd_result_attr_str(ctx, r, "solver", pd_solver_get_info(j->solver)->name));

@@ -47,8 +47,11 @@ typedef struct pd_transport_times {
     double comm_s;  /* posting sends, reductions */
 } pd_transport_times;
 
-/* Not collective. */
-pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, pd_transport **out);
+/* Does this MPI library take device pointers? What it reports at run time (Open MPI, MPICH), else no. */
+int pd_transport_mpi_cuda_aware(void);
+/* Not collective. cuda_aware: GPU states go to MPI as device memory (else staged through pinned host
+ * memory); pass pd_transport_mpi_cuda_aware() unless the user decided (device.cuda_aware_mpi). */
+pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, int cuda_aware, pd_transport **out);
 /* Collective over comm: an NCCL communicator over the same ranks (rank 0 makes the id, MPI broadcasts
  * it), on the GPU each rank is bound to (pd_device_setup), non-blocking: every wait on NCCL polls its
  * asynchronous errors and gives up after timeout_s seconds, aborting the communicator (PD_ERR_NCCL;

@@ -38,8 +38,7 @@ typedef struct mpi_impl {
     pd_host_buf recv;  /* staging of received states */
 } mpi_impl;
 
-/* Does this MPI library take device pointers? Asked at run time, where the library can say. */
-static int mpi_cuda_aware(void)
+int pd_transport_mpi_cuda_aware(void)
 {
 #if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
     return MPIX_Query_cuda_support() == 1;
@@ -173,7 +172,7 @@ static const pd_transport_ops mpi_ops = {
     .destroy = mpi_impl_destroy,
 };
 
-pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, pd_transport **out)
+pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, int cuda_aware, pd_transport **out)
 {
     int size = 1;
     PD_MPI_CHECK(ctx, MPI_Comm_size(comm, &size));
@@ -184,6 +183,6 @@ pd_status pd_transport_create_mpi(pd_ctx *ctx, MPI_Comm comm, pd_transport **out
         PD_FAIL(ctx, PD_ERR_NOMEM, "cannot allocate the MPI transport");
     }
     m->n_send = size * 2;
-    m->cuda_aware = mpi_cuda_aware();
+    m->cuda_aware = cuda_aware != 0;
     return pd_transport_init(ctx, comm, &mpi_ops, m, out);
 }

@@ -21,6 +21,7 @@ typedef enum { PD_START_PRIOR = 0, PD_START_EXACT } pd_start_kind;
 typedef enum { PD_COARSE_NOISE_START = 0, PD_COARSE_NOISE_AGGREGATE } pd_coarse_noise;
 typedef enum { PD_DEVKIND_AUTO = 0, PD_DEVKIND_CPU, PD_DEVKIND_CUDA } pd_device_choice;
 typedef enum { PD_COMM_AUTO = 0, PD_COMM_MPI, PD_COMM_NCCL } pd_comm_choice;
+typedef enum { PD_CUDA_AWARE_AUTO = 0, PD_CUDA_AWARE_YES, PD_CUDA_AWARE_NO } pd_cuda_aware_choice;
 typedef enum { PD_FINAL_ALPHA_ONE = 0, PD_FINAL_ALPHA0 } pd_final_kind;
 typedef enum { PD_VARIANCE_SMALL = 0, PD_VARIANCE_LARGE } pd_variance_kind;
 
@@ -82,6 +83,7 @@ typedef struct pd_config {
         pd_comm_choice comm;
         int gpu;        /* -1: by node-local rank; k: GPU k of those each rank sees */
         double timeout; /* seconds a rank waits on NCCL before it gives up */
+        pd_cuda_aware_choice cuda_aware_mpi; /* mpi transport, GPU states: device memory to MPI, or staged */
     } device;
     struct {
         char *file;

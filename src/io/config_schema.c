@@ -28,6 +28,7 @@ static const char *const coarse_noises[] = {"start", "aggregate", NULL};
 static const char *const dtypes[] = {"float32", "float64", NULL};
 static const char *const device_kinds[] = {"auto", "cpu", "cuda", NULL};
 static const char *const comms[] = {"auto", "mpi", "nccl", NULL};
+static const char *const cuda_aware[] = {"auto", "yes", "no", NULL};
 
 /* A row for pd_config field sec.name, of type ty, default def_; the rest as designated initializers. */
 #define KEY(sec, name, ty, def_, ...)                                                                        \
@@ -151,6 +152,11 @@ static const pd_cfg_key schema[] = {
     KEY(device, timeout, DOUBLE, "600", .bounds = PD_CFG_GT, .lo = 0,
         .doc = "nccl: seconds a rank waits on NCCL before it aborts the communicator and the run; a wait "
                "can last as long as a neighbour's iteration, so keep it above that"),
+    KEY(device, cuda_aware_mpi, ENUM, "auto", .values = cuda_aware,
+        .doc = "mpi transport with GPU states: `yes` hands MPI device memory, `no` stages it through pinned "
+               "host memory, `auto` = yes when the MPI library reports CUDA support (MPIX_Query_cuda_support); "
+               "say `no` where it reports support it lacks (e.g. a UCX build without CUDA), or the run "
+               "fails in MPI"),
 
     /* ----- output ----- */
     KEY(output, file, STRING, "pintdiff.h5", .allowed = "a file name ending in `.h5`",

@@ -106,7 +106,8 @@ struct fiber {
     char *stack = nullptr;
     state st = state::done;
     unsigned barriers = 0;      /* __syncthreads reached in this block */
-    const void *site = nullptr; /* where it waits at __syncthreads (the call's return address) */
+    const char *file = nullptr; /* where it waits at __syncthreads */
+    int line = 0;
     void *fake_stack = nullptr; /* ASan's, while suspended */
 };
 
@@ -230,12 +231,14 @@ bool release()
     if (at_block == live) {
         /* a thread that finished without reaching this barrier skipped it: undefined on a GPU */
         unsigned k = 0;
-        const void *site = nullptr;
+        const fiber *w = nullptr;
         for (unsigned t = 0; t < S.n; t++)
-            if (S.f[t].st == state::at_block) k = S.f[t].barriers, site = S.f[t].site;
+            if (S.f[t].st == state::at_block) k = S.f[t].barriers, w = &S.f[t];
         for (unsigned t = 0; t < S.n; t++) {
-            if (S.f[t].st == state::done && S.f[t].barriers < k) return false;
-            if (S.f[t].st == state::at_block && S.f[t].site != site) return false; /* two different __syncthreads */
+            const fiber &f = S.f[t];
+            if (f.st == state::done && f.barriers < k) return false;
+            if (f.st == state::at_block && (f.line != w->line || strcmp(f.file, w->file) != 0))
+                return false; /* two different __syncthreads */
         }
         for (unsigned t = 0; t < S.n; t++)
             if (S.f[t].st == state::at_block) S.f[t].st = state::run;
@@ -249,8 +252,11 @@ bool release()
     std::string who;
     for (unsigned t = 0; t < S.n && who.size() < 300; t++) {
         const state s = S.f[t].st;
-        char where[40] = "";
-        if (s == state::at_block) snprintf(where, sizeof where, "@%p", S.f[t].site);
+        char where[64] = "";
+        if (s == state::at_block) {
+            const char *base = strrchr(S.f[t].file, '/');
+            snprintf(where, sizeof where, "@%s:%d", base ? base + 1 : S.f[t].file, S.f[t].line);
+        }
         who += " " + std::to_string(t) + (s == state::at_block ? ":syncthreads" : s == state::at_warp ? ":warp" : ":done") + where;
     }
     pdsim::fatal("kernel %s, block (%u,%u,%u): threads wait at different barriers (a divergent __syncthreads "
@@ -345,10 +351,11 @@ unsigned linear_tid() { return S.cur; }
 
 } // namespace
 
-void pd_sim_syncthreads()
+void pd_sim_syncthreads(const char *file, int line)
 {
     S.f[S.cur].barriers++;
-    S.f[S.cur].site = __builtin_return_address(0);
+    S.f[S.cur].file = file;
+    S.f[S.cur].line = line;
     wait_at(state::at_block);
 }
 
@@ -378,24 +385,6 @@ void pd_sim_check_kernel_pointer(const char *kernel, int arg, const void *p)
     const pdsim::mem m = pdsim::classify(p, 1);
     if (p && m != pdsim::mem::device && m != pdsim::mem::pinned) /* pinned memory is mapped for the device */
         pdsim::fatal("kernel %s: argument %d is not device memory: %s", kernel, arg, pdsim::describe(p));
-}
-
-/* Each aligned 8-byte word of a struct argument that holds the address of mapped host memory (msync
- * tells mapped from not) is a host pointer the kernel would fault on. Numbers that happen to look like
- * addresses of mapped pages would be reported too; pintdiff's argument structs hold none. */
-void pd_sim_check_kernel_struct(const char *kernel, int arg, const void *p, size_t bytes)
-{
-    static const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    for (size_t o = 0; o + 8 <= bytes; o += 8) {
-        uintptr_t w;
-        memcpy(&w, (const char *)p + o, 8);
-        if (w < 0x10000 || w >= ((uintptr_t)1 << 47) || w % 4) continue;
-        const pdsim::mem m = pdsim::classify((const void *)w, 1);
-        if (m == pdsim::mem::device || m == pdsim::mem::pinned) continue;
-        if (msync((void *)(w & ~(page - 1)), page, MS_ASYNC) == 0)
-            pdsim::fatal("kernel %s: argument %d (a struct) holds a host pointer at byte %zu: %s", kernel, arg, o,
-                         pdsim::describe((const void *)w));
-    }
 }
 
 void pd_sim_launch_kernel(const char *kernel, dim3 grid, dim3 block, size_t shmem, cudaStream_t stream,

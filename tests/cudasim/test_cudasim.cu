@@ -82,15 +82,6 @@ __global__ void shift_racy(double *out)
     out[threadIdx.x] = s[threadIdx.x];
 }
 
-struct args_with_pointer {
-    int n;
-    double *p;
-};
-__global__ void fill_struct(args_with_pointer a)
-{
-    if (threadIdx.x < (unsigned)a.n) a.p[threadIdx.x] = 1.0;
-}
-
 /* half the block at one __syncthreads, half at another */
 __global__ void two_barriers(double *p)
 {
@@ -230,10 +221,6 @@ static int broken(const char *mode)
         cudaDeviceSynchronize();
     } else if (!strcmp(mode, "host-arg")) {
         fill<<<1, 32>>>(h, 64, 1.0);
-        cudaDeviceSynchronize();
-    } else if (!strcmp(mode, "struct-host-pointer")) {
-        args_with_pointer a = {64, h};
-        fill_struct<<<1, 64>>>(a);
         cudaDeviceSynchronize();
     } else if (!strcmp(mode, "two-barriers")) {
         two_barriers<<<1, 32>>>(d);

@@ -91,6 +91,11 @@ for fine in ddim ddpm dpmpp-2m; do
     --set sampler.fine=$fine --set sampler.tol=1e-300 --set sampler.pipeline=true
   expect_exit 0 "parareal $fine, 4 ranks, B iterations == serial on cuda (bitwise)" -- h5diff "$s" "$tmp/p4x_$fine.h5" /samples
 done
+# device.cuda_aware_mpi: no stages the GPU states through pinned host memory whatever MPI reports
+expect_exit 0 "parareal ddim, 4 ranks, device.cuda_aware_mpi=no" -- run 4 "$tmp/p4_staged.h5" "${base[@]}" "${par[@]}" \
+  --set sampler.fine=ddim --set sampler.tol=1e-5 --set device.cuda_aware_mpi=no
+expect_exit 0 "parareal ddim, 4 ranks, staged == 1 rank (bitwise)" -- h5diff "$tmp/p1_ddim.h5" "$tmp/p4_staged.h5" /samples
+expect_attr "$tmp/p4_staged.h5" mpi_gpu_states staged "the result says how the states went over MPI"
 # boundaries stored from the GPU agree with the CPU's (three iterations on both)
 for dev in cpu cuda; do
   expect_exit 0 "parareal boundaries on $dev" -- run 2 "$tmp/b_$dev.h5" "${base[@]}" "${par[@]}" --set device.kind=$dev \

@@ -233,7 +233,7 @@ int main(int argc, char **argv)
     pd_transport *tp = NULL;
     if (st == PD_OK)
         st = nccl ? pd_transport_create_nccl(ctx, MPI_COMM_WORLD, do_fault ? 3.0 : 60.0, &tp)
-                  : pd_transport_create_mpi(ctx, MPI_COMM_WORLD, &tp);
+                  : pd_transport_create_mpi(ctx, MPI_COMM_WORLD, pd_transport_mpi_cuda_aware(), &tp);
     if (any(st != PD_OK)) {
         if (st != PD_OK) fprintf(stderr, "FAIL: rank %d: setup: %s\n", rank, pd_ctx_message(ctx));
         pd_transport_destroy(&tp);

@@ -7,7 +7,7 @@
  * `__shared__` (a static here, refilled with NaN bytes per block) is the block's, and a plain
  * read-modify-write is atomic. Threads that meet different barriers (a divergent __syncthreads, a
  * warp barrier some lanes skip) stop the process with the kernel's name, where a GPU would hang or
- * compute garbage; so does a pointer argument (or a pointer in a struct argument) into host memory. */
+ * compute garbage; so does a pointer argument into host memory. */
 #ifndef PD_CUDASIM_KERNEL_H
 #define PD_CUDASIM_KERNEL_H
 
@@ -43,19 +43,19 @@ typedef dim3 uint3;
 extern uint3 threadIdx, blockIdx;
 extern dim3 blockDim, gridDim;
 
-void pd_sim_syncthreads();
+void pd_sim_syncthreads(const char *file, int line);
 void pd_sim_syncwarp(unsigned mask);
 uint64_t pd_sim_shfl_xor(unsigned mask, uint64_t bits, int lane_mask, int width);
 void pd_sim_check_kernel_pointer(const char *kernel, int arg, const void *p);
-void pd_sim_check_kernel_struct(const char *kernel, int arg, const void *p, size_t bytes);
 void pd_sim_launch_kernel(const char *kernel, dim3 grid, dim3 block, size_t shmem, cudaStream_t stream,
                           std::function<void()> body, char *shared_begin, char *shared_end);
 /* this module's shared-memory section (the linker defines the bounds; weak: a module may have none) */
 extern "C" char __start_pd_sim_shared[] __attribute__((weak, visibility("hidden")));
 extern "C" char __stop_pd_sim_shared[] __attribute__((weak, visibility("hidden")));
 
-/* a macro, so that the barrier's return address is its call site (threads must meet at the same one) */
-#define __syncthreads() pd_sim_syncthreads()
+/* a macro, so that the barrier knows its source line (threads must meet at the same one; a return
+ * address would not do: a C++ compiler may duplicate the call into both arms of a branch, nvcc may not) */
+#define __syncthreads() pd_sim_syncthreads(__FILE__, __LINE__)
 static inline void __syncwarp(unsigned mask = 0xffffffffu) { pd_sim_syncwarp(mask); }
 
 template <typename T> static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32)
@@ -99,12 +99,11 @@ static inline pd_sim_cfg pd_sim_config(dim3 grid, dim3 block, size_t shmem = 0, 
     return pd_sim_cfg{grid, block, shmem, stream};
 }
 
-/* A pointer argument must be device memory; so must a pointer inside a struct passed by value. */
+/* A pointer argument must be device memory. Pointers inside a struct passed by value are not checked:
+ * a struct's words cannot be told from its padding and from numbers that look like addresses. */
 template <typename T> static inline void pd_sim_check_arg(const char *kernel, int i, const T &v)
 {
     if constexpr (std::is_pointer_v<T>) pd_sim_check_kernel_pointer(kernel, i, (const void *)v);
-    else if constexpr (std::is_class_v<T> && std::is_trivially_copyable_v<T>)
-        pd_sim_check_kernel_struct(kernel, i, &v, sizeof v);
     else (void)kernel, (void)i, (void)v;
 }
 
