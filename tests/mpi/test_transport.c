@@ -14,6 +14,7 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "io/config.h"
 #include "mpi/comm.h"
@@ -196,6 +197,36 @@ static int finish(int code)
     return code;
 }
 
+/* Rank 0 sends `rounds` states to rank 1 through two buffers, refilling each as soon as the transport
+ * lets it, while rank 1 is still asleep: a transport that let a buffer be rewritten while its send is in
+ * flight would deliver the later contents (or, on cudasim, be stopped for it). */
+static int burst(pd_transport *tp, pd_device_kind dev, int rounds)
+{
+    const shape s = {PD_F64, 37, 129}; /* above MPI's eager limit */
+    pd_state *x[2] = {0}, *y = NULL;
+    double *buf = malloc(sizeof(double) * (size_t)(s.n * s.dim));
+    for (int b = 0; b < 2; b++) PD_TEST_CHECK(ctx, pd_state_create(ctx, s.dt, dev, s.n, s.dim, 0, &x[b]));
+    PD_TEST_CHECK(ctx, pd_state_create_like(ctx, x[0], &y));
+    int fails = 0;
+    for (int k = 0; k < rounds; k++) {
+        if (rank == 0) {
+            PD_TEST_CHECK(ctx, fill(x[k % 2], 0, 100 + k, 0, buf)); /* allowed: the send before the last is done */
+            pd_msg_header m = {.iter = k, .flags = PD_MSG_PAYLOAD, .hist_step = -1};
+            PD_TEST_CHECK(ctx, pd_transport_send(ctx, tp, 1, 0, &m, x[k % 2], NULL));
+        } else if (rank == 1) {
+            if (k == 0) nanosleep(&(struct timespec){0, 500000000}, NULL);
+            pd_msg_header m;
+            PD_TEST_CHECK(ctx, pd_transport_recv(ctx, tp, 0, 0, &m, y, NULL));
+            fails += pd_expect_true(m.iter == k && mismatches(y, 0, 100 + k, 0, buf) == 0,
+                                    "a slow receiver gets each state as it was sent");
+        }
+    }
+    PD_TEST_CHECK(ctx, pd_transport_flush(ctx, tp));
+    pd_state_destroy(&x[0]), pd_state_destroy(&x[1]), pd_state_destroy(&y);
+    free(buf);
+    return fails;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -247,6 +278,7 @@ int main(int argc, char **argv)
         const shape shapes[] = {{PD_F32, 1, 3}, {PD_F64, 37, 129}, {PD_F32, 1000, 2}, {PD_F64, 40000, 8}};
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) fails += chain(tp, dev, shapes[i], 5);
         fails += reductions(tp);
+        if (size > 1) fails += burst(tp, dev, 6);
     }
     pd_transport_destroy(&tp);
     fails += pd_expect_true(tp == NULL, "destroy leaves NULL");
