@@ -111,8 +111,9 @@ static int bench_batch(pd_ctx *ctx, pd_model *m, const char *kind, const char *l
 }
 
 #ifdef PD_HAVE_CUDA
-/* D2D copy of 1 GiB and square GEMMs (n = 8192): what the card does at best with the vendor's kernels. */
-static int peak(void)
+/* D2D copy of 1 GiB and square GEMMs (n = 8192, or n for a rehearsal on cudasim): what the card does at
+ * best with the vendor's kernels. */
+static int peak(int n)
 {
     const size_t bytes = (size_t)1 << 30;
     void *a = NULL, *b = NULL;
@@ -130,7 +131,6 @@ static int peak(void)
     printf("peak,d2d_copy_gbytes_per_s,%.1f\n", 2.0 * bytes / best * 1e-9); /* read + write */
     cublasHandle_t h;
     if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return 1;
-    const int n = 8192;
     const double one = 1.0, zero = 0.0;
     const float onef = 1.0f, zerof = 0.0f;
     for (int prec = 0; prec < 2; prec++) {
@@ -157,9 +157,14 @@ static int peak(void)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && !strcmp(argv[1], "--peak")) {
+    if ((argc == 2 || argc == 3) && !strcmp(argv[1], "--peak")) {
 #ifdef PD_HAVE_CUDA
-        return peak();
+        const int n = argc == 3 ? atoi(argv[2]) : 8192;
+        if (n < 1 || n > 8192) {
+            fprintf(stderr, "pd-bench-device: --peak N: N from 1 to 8192 (the GEMMs use the 1 GiB buffers)\n");
+            return 2;
+        }
+        return peak(n);
 #else
         fprintf(stderr, "pd-bench-device: built without CUDA\n");
         return 2;
@@ -167,7 +172,7 @@ int main(int argc, char **argv)
     }
     if (argc < 7) {
         fprintf(stderr, "usage: pd-bench-device MODEL.h5 gmm|dataset cpu|cuda float32|float64 STEPS B1,B2,... [SOLVER]\n"
-                        "       pd-bench-device --peak\n");
+                        "       pd-bench-device --peak [GEMM_N]\n");
         return 2;
     }
     const char *path = argv[1], *kind = argv[2], *solver = argc > 7 ? argv[7] : "ddim";

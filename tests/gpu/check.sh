@@ -6,7 +6,9 @@
 #
 # Environment: OUT (output folder, default ./gpu-check-out), BUILD (build folder, default
 # ./build-gpu-check), JOBS (build jobs, default nproc), PD_CUDA_ARCH (default: the GPU's compute
-# capability from nvidia-smi, else "80;90"). Everything printed also goes to $OUT: env.txt,
+# capability from nvidia-smi, else "80;90"). PD_CHECK_SIM=1: a rehearsal without a GPU, on cudasim
+# (docs/CUDASIM.md) with small sizes, so that a script or tool error shows before a GPU's scarce
+# minutes are spent (its timings are CPU timings of a simulator: meaningless). Everything printed also goes to $OUT: env.txt,
 # configure.log, build.log, ctest.log, LastTest.log, summary.txt. Exit status: 0 when the build and
 # every gpu test passed (skips count as failures here: this script is for machines with a GPU).
 set -u
@@ -45,10 +47,17 @@ if [ -z "$arch" ]; then
   arch=${cap:-"80;90"}
 fi
 
-# ---- configure and build (Release, CUDA required)
-say "configure (CUDA architectures $arch) into $BUILD"
-timeout 180 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPINTDIFF_CUDA=ON \
-  "-DCMAKE_CUDA_ARCHITECTURES=$arch" > "$OUT/configure.log" 2>&1
+# ---- configure and build (Release, CUDA required; the rehearsal: cudasim)
+sim=${PD_CHECK_SIM:-0}
+if [ "$sim" = 1 ]; then
+  say "REHEARSAL on cudasim (PD_CHECK_SIM=1): no GPU, small sizes, timings meaningless"
+  export PD_CUDASIM_DEVICES=1
+  cuda_args=(-DPINTDIFF_CUDA=SIM)
+else
+  cuda_args=(-DPINTDIFF_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$arch")
+fi
+say "configure (${cuda_args[*]}) into $BUILD"
+timeout 180 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" > "$OUT/configure.log" 2>&1
 rc=$?
 tail -5 "$OUT/configure.log"
 if [ $rc -ne 0 ]; then say "FAILED: configure (exit $rc, see configure.log)"; cat "$OUT/configure.log"; exit 1; fi
@@ -78,14 +87,16 @@ say "tests done at $(elapsed) s: $([ $status -eq 0 ] && echo PASSED || echo FAIL
 # results/gpu/README.md says how to read them. About 3-4 minutes on an H100.
 timing_runs() {
   local b="$BUILD" d="$SRC/configs/data" t="$OUT/timing" hdr
+  local gemm_n=8192 batches=1,4,16,64,256,1024,4096 steps_ds=50 steps_gmm=20 sizes="64 1024" psteps=()
+  [ "$sim" = 1 ] && { gemm_n=256; batches=1,16; steps_ds=2; steps_gmm=2; sizes=16; psteps=(--set sampler.steps=64); }
   hdr="model,dim,device,dtype,batch,solver,s_per_step,s_per_eval,flop_per_eval,gflops,bytes_per_eval,gbytes_per_s"
   say "timing: the card's peaks (D2D copy, DGEMM, SGEMM)"
-  timeout 60 "$b/pd-bench-device" --peak | tee "$t/peak.csv"
+  timeout 60 "$b/pd-bench-device" --peak $gemm_n | tee "$t/peak.csv"
   say "timing: per-step time over batch sizes, GPU then CPU (16 cores, OpenBLAS threads = cores)"
   echo "$hdr" > "$t/steps.csv"
   for dt in float32 float64; do
-    timeout 120 "$b/pd-bench-device" "$d/digits.h5" dataset cuda $dt 50 1,4,16,64,256,1024,4096 | tee -a "$t/steps.csv"
-    timeout 120 "$b/pd-bench-device" "$d/gmm3072.h5" gmm cuda $dt 20 1,4,16,64,256,1024,4096 | tee -a "$t/steps.csv"
+    timeout 120 "$b/pd-bench-device" "$d/digits.h5" dataset cuda $dt $steps_ds $batches | tee -a "$t/steps.csv"
+    timeout 120 "$b/pd-bench-device" "$d/gmm3072.h5" gmm cuda $dt $steps_gmm $batches | tee -a "$t/steps.csv"
   done
   OPENBLAS_NUM_THREADS=$(nproc) timeout 120 "$b/pd-bench-device" "$d/digits.h5" dataset cpu float32 20 1,16,256,1024 \
     | tee -a "$t/steps.csv"
@@ -93,13 +104,13 @@ timing_runs() {
     | tee -a "$t/steps.csv"
   say "timing: 1000-step DDIM on digits, serial vs Parareal with 16 blocks batched on one GPU (64 and 1024 samples)"
   echo "samples,method,ranks,wall_s,iterations,critical_path_nfe,total_nfe" > "$t/parareal.csv"
-  for S in 64 1024; do
+  for S in $sizes; do
     for run in "serial 1" "parareal 1" "parareal 4"; do
       set -- $run
       f="$t/p_${S}_$1_$2.h5"
       timeout 150 mpirun -np "$2" "$b/pintdiff" run "$SRC/configs/digits-parareal.yaml" --quiet --set device.kind=cuda \
         --set device.comm=mpi --set sampler.method="$1" --set batch.samples="$S" --set output.metrics=false \
-        --set output.png=false --set output.file="$f" || { echo "run $S $run failed"; continue; }
+        --set output.png=false --set output.file="$f" "${psteps[@]}" || { echo "run $S $run failed"; continue; }
       "$b/pintdiff" info "$f" | awk -v S="$S" -v m="$1" -v r="$2" '$1=="wall_s"{w=$2} $1=="iterations"{k=$2}
         $1=="critical_path_nfe"{c=$2} $1=="total_nfe"{t=$2} $1=="nfe"{n=$2}
         END{if (c == "") {c = n; t = n; k = "-"} printf "%s,%s,%s,%s,%s,%s,%s\n", S, m, r, w, k, c, t}' | tee -a "$t/parareal.csv"
