@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+tjobs=$((2 * jobs)) # CTest: twice the cores; the tests wait on MPI start-up more than they compute
 cuda_flag=-DPINTDIFF_CUDA=ON
 if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   echo "run-all: no CUDA toolkit (nvcc) found; the CUDA build is required by this suite" >&2
@@ -20,7 +21,7 @@ echo "== 1/2: normal build (-Werror, PINTDIFF_CUDA=ON)"
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINTDIFF_WERROR=ON $cuda_flag > build-test.log 2>&1 \
   || { cat build-test.log; exit 1; }
 cmake --build build-test -j"$jobs" >> build-test.log 2>&1 || { grep -E "error|warning" -A3 build-test.log | head -80; exit 1; }
-ctest --test-dir build-test --output-on-failure -j"$jobs"
+ctest --test-dir build-test --output-on-failure -j"$tjobs"
 
 echo "== 2/2: ASan + UBSan build, CUDA on cudasim (the GPU tests run on the CPU)"
 # -O1: ASan's advice (about twice the speed of -O0 with the same reports); asserts stay on
@@ -30,4 +31,4 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g"
 cmake --build build-asan -j"$jobs" >> build-asan.log 2>&1 || { grep -E "error|warning" -A3 build-asan.log | head -80; exit 1; }
 # Open MPI leaks at exit (PLATFORM.md §5): leak checking off; ASan/UBSan errors still fail the tests
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+  ctest --test-dir build-asan --output-on-failure -j"$tjobs" -LE slow
