@@ -64,4 +64,8 @@ typedef struct pd_pairs_args {
         om = m_;                                                                                         \
     } while (0)
 
+/* Running maximum for the reductions in which a NaN must win (fmax would drop it: a NaN sample must fail
+ * a caller's test q <= threshold). */
+static inline PD_HD double pd_max_nan(double m, double q) { return q > m || q != q ? q : m; }
+
 #endif

@@ -352,15 +352,11 @@ pd_status pd_state_fill_normal(pd_ctx *ctx, pd_state *x, uint64_t seed, uint32_t
         }                                                                                          \
         return s;                                                                                  \
     }                                                                                              \
-    /* NaN wins, as on the GPU: a NaN sample must not pass a test q <= threshold */                \
     static double cpu_sample_sqdiff_max_##T(int64_t n, int64_t dim, const T *a, const T *b)        \
     {                                                                                              \
         double m = 0.0;                                                                            \
-        for (int64_t s = 0; s < n; s++) {                                                          \
-            double q = cpu_sqdiff_##T(dim, a + s * dim, b + s * dim);                              \
-            if (q > m || q != q) m = q;                                                            \
-            if (m != m) break;                                                                     \
-        }                                                                                          \
+        for (int64_t s = 0; s < n && m == m; s++)                                                  \
+            m = pd_max_nan(m, cpu_sqdiff_##T(dim, a + s * dim, b + s * dim));                      \
         return m;                                                                                  \
     }
 PD_CPU_REDUCE(float)

@@ -156,6 +156,30 @@ extern "C" pd_status pd_cuda_find_nonfinite(pd_ctx *ctx, pd_dtype dtype, int64_t
     return PD_OK;
 }
 
+/* Sum of acc over the block's threads (blockDim.x a power of two, at most 256; s: __shared__ double[256]),
+ * returned to every thread; s is free again when it returns. */
+static __device__ double block_sum(double acc, double *s)
+{
+    s[threadIdx.x] = acc;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+        __syncthreads();
+    }
+    const double r = s[0];
+    __syncthreads(); /* every thread has read s[0] before a next use overwrites s */
+    return r;
+}
+
+/* The g per-block parts a reduction kernel left in d, on the host (after the launch's error check). */
+static pd_status read_parts(pd_ctx *ctx, const char *what, const double *d, unsigned g, double *h)
+{
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpy(h, d, g * sizeof(double), cudaMemcpyDeviceToHost);
+    if (e != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "%s: %s", what, cudaGetErrorString(e));
+    return PD_OK;
+}
+
 /* per-block partial sums in double, summed on the host in block order (deterministic) */
 template <typename T>
 static __global__ void sqdiff_kernel(int64_t len, const T *__restrict__ a, const T *__restrict__ b, double *part)
@@ -167,13 +191,8 @@ static __global__ void sqdiff_kernel(int64_t len, const T *__restrict__ a, const
         double d = (double)a[i] - (double)b[i];
         acc += d * d;
     }
-    s[threadIdx.x] = acc;
-    __syncthreads();
-    for (int w = blockDim.x / 2; w > 0; w >>= 1) {
-        if ((int)threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) part[blockIdx.x] = s[0];
+    acc = block_sum(acc, s);
+    if (threadIdx.x == 0) part[blockIdx.x] = acc;
 }
 
 extern "C" pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, const void *a, const void *b,
@@ -183,19 +202,14 @@ extern "C" pd_status pd_cuda_sqdiff(pd_ctx *ctx, pd_dtype dtype, int64_t len, co
     double *d = (double *)scratch, h[1024];
     if (dtype == PD_F64) sqdiff_kernel<<<g, PD_BLOCK>>>(len, (const double *)a, (const double *)b, d);
     else sqdiff_kernel<<<g, PD_BLOCK>>>(len, (const float *)a, (const float *)b, d);
-    cudaError_t e = cudaGetLastError();
-    if (e == cudaSuccess) e = cudaMemcpy(h, d, g * sizeof(double), cudaMemcpyDeviceToHost);
-    if (e != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "sqdiff: %s", cudaGetErrorString(e));
+    PD_TRY(read_parts(ctx, "sqdiff", d, g, h));
     double s = 0.0;
     for (unsigned i = 0; i < g; i++) s += h[i];
     *out = s;
     return PD_OK;
 }
 
-/* NaN wins (fmax would drop it): a NaN sample must fail the caller's q <= threshold */
-static __device__ __host__ double max_nan(double m, double q) { return q > m || q != q ? q : m; }
-
-/* One block per sample (grid-stride over samples): the sample's sum as sqdiff_kernel sums a block's
+/* One block per sample (grid-stride over samples): each sample's sum as sqdiff_kernel sums a block's
  * share, the block's largest into part[blockIdx.x]; the host takes the largest of the parts. */
 template <typename T>
 static __global__ void sample_sqdiff_max_kernel(int64_t n, int64_t dim, const T *__restrict__ a,
@@ -209,14 +223,7 @@ static __global__ void sample_sqdiff_max_kernel(int64_t n, int64_t dim, const T 
             double d = (double)a[r * dim + i] - (double)b[r * dim + i];
             acc += d * d;
         }
-        s[threadIdx.x] = acc;
-        __syncthreads();
-        for (int w = blockDim.x / 2; w > 0; w >>= 1) {
-            if ((int)threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
-            __syncthreads();
-        }
-        m = max_nan(m, s[0]);
-        __syncthreads(); /* s[0] read by every thread before the next sample overwrites s */
+        m = pd_max_nan(m, block_sum(acc, s));
     }
     if (threadIdx.x == 0) part[blockIdx.x] = m;
 }
@@ -228,11 +235,9 @@ extern "C" pd_status pd_cuda_sample_sqdiff_max(pd_ctx *ctx, pd_dtype dtype, int6
     double *d = (double *)scratch, h[1024];
     if (dtype == PD_F64) sample_sqdiff_max_kernel<<<g, PD_BLOCK>>>(n, dim, (const double *)a, (const double *)b, d);
     else sample_sqdiff_max_kernel<<<g, PD_BLOCK>>>(n, dim, (const float *)a, (const float *)b, d);
-    cudaError_t e = cudaGetLastError();
-    if (e == cudaSuccess) e = cudaMemcpy(h, d, g * sizeof(double), cudaMemcpyDeviceToHost);
-    if (e != cudaSuccess) PD_FAIL(ctx, PD_ERR_CUDA, "sample_sqdiff_max: %s", cudaGetErrorString(e));
+    PD_TRY(read_parts(ctx, "sample_sqdiff_max", d, g, h));
     double m = 0.0;
-    for (unsigned i = 0; i < g; i++) m = max_nan(m, h[i]);
+    for (unsigned i = 0; i < g; i++) m = pd_max_nan(m, h[i]);
     *out = m;
     return PD_OK;
 }

@@ -7,6 +7,7 @@
  * as on NCCL's stream (a receive queued behind a send nobody takes waits too). The queue moves on
  * whenever the host calls cudasim or waits in MPI (mpi_progress.cc), as a GPU would by itself. A receive must match a send of exactly its size: anything else stops the
  * process. ncclCommAbort cancels what is posted and drops what is queued. */
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -89,10 +90,14 @@ MPI_Op mpi_op(ncclRedOp_t r)
     return MPI_OP_NULL;
 }
 
-ncclResult_t usage(ncclComm_t c, const char *fmt, const char *detail)
+/* A call NCCL would refuse: the reason for ncclGetLastError and on stderr. */
+__attribute__((format(printf, 2, 3))) ncclResult_t usage(ncclComm_t c, const char *fmt, ...)
 {
     char buf[512];
-    snprintf(buf, sizeof buf, fmt, detail);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     (c ? c->last : global_last) = buf;
     fprintf(stderr, "cudasim: NCCL: %s\n", buf);
     return ncclInvalidUsage;
@@ -214,7 +219,7 @@ ncclResult_t flush_group()
         std::vector<op> mine, rest;
         for (op &o : ops) (o.stream == s ? mine : rest).push_back(o);
         pdsim::stream *ps = pdsim::resolve(s);
-        if (!ps) return usage(mine.front().comm, "%s", "an operation on a stream that is not live");
+        if (!ps) return usage(mine.front().comm, "an operation on a stream that is not live");
         for (const op &o : mine) in_progress = in_progress || !o.comm->blocking;
         for (const op &o : mine)
             if (!o.comm->blocking) o.comm->async = ncclInProgress; /* until polled once */
@@ -227,13 +232,13 @@ ncclResult_t flush_group()
 
 ncclResult_t add(const op &o)
 {
-    if (!o.comm) return usage(nullptr, "%s", "NULL communicator");
-    if (o.comm->aborted) return usage(o.comm, "%s", "the communicator was aborted");
+    if (!o.comm) return usage(nullptr, "NULL communicator");
+    if (o.comm->aborted) return usage(o.comm, "the communicator was aborted");
     if (o.kind != op_kind::allreduce && (o.peer < 0 || o.peer >= o.comm->size))
-        return usage(o.comm, "peer out of range%s", "");
+        return usage(o.comm, "peer %d out of range", o.peer);
     if (o.kind == op_kind::allreduce && (mpi_type(o.type) == MPI_DATATYPE_NULL || mpi_op(o.red) == MPI_OP_NULL))
-        return usage(o.comm, "ncclAllReduce: unsupported type or operation%s", "");
-    if (o.bytes > (size_t)0x7fffffff) return usage(o.comm, "a transfer over 2 GiB%s", "");
+        return usage(o.comm, "ncclAllReduce: unsupported type or operation");
+    if (o.bytes > (size_t)0x7fffffff) return usage(o.comm, "a transfer of %zu bytes: over 2 GiB", o.bytes);
     const bool src_dev = o.kind == op_kind::recv || !o.bytes || pdsim::classify(o.src, o.bytes) == pdsim::mem::device;
     const bool dst_dev = o.kind == op_kind::send || !o.bytes || pdsim::classify(o.dst, o.bytes) == pdsim::mem::device;
     if (!src_dev) return usage(o.comm, "the send buffer is not a device range: %s", pdsim::describe(o.src));
@@ -295,10 +300,11 @@ ncclResult_t ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId i
 {
     int world = 0, init = 0;
     PMPI_Initialized(&init);
-    if (!comm || !init) return usage(nullptr, "%s", "ncclCommInitRank before MPI_Init or without a result pointer");
+    if (!comm || !init) return usage(nullptr, "ncclCommInitRank before MPI_Init or without a result pointer");
     PMPI_Comm_size(MPI_COMM_WORLD, &world);
-    if (nranks != world) return usage(nullptr, "cudasim's communicators span MPI_COMM_WORLD%s", "");
-    if (rank < 0 || rank >= nranks) return usage(nullptr, "rank out of range%s", "");
+    if (nranks != world)
+        return usage(nullptr, "%d ranks: cudasim's communicators span MPI_COMM_WORLD (%d)", nranks, world);
+    if (rank < 0 || rank >= nranks) return usage(nullptr, "rank %d out of range", rank);
     check_progress_wrappers();
     pd_sim_nccl *c = new pd_sim_nccl;
     c->blocking = !cfg || cfg->blocking != 0;
@@ -342,7 +348,7 @@ ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *state)
 ncclResult_t ncclCommFinalize(ncclComm_t comm)
 {
     if (!comm) return ncclInvalidArgument;
-    if (comm->aborted) return usage(comm, "%s", "ncclCommFinalize after ncclCommAbort");
+    if (comm->aborted) return usage(comm, "ncclCommFinalize after ncclCommAbort");
     comm->finalizing = true;
     pdsim::progress_transfers();
     if (comm->blocking) {
@@ -380,7 +386,7 @@ ncclResult_t ncclGroupStart(void)
 
 ncclResult_t ncclGroupEnd(void)
 {
-    if (group_depth == 0) return usage(nullptr, "%s", "ncclGroupEnd without ncclGroupStart");
+    if (group_depth == 0) return usage(nullptr, "ncclGroupEnd without ncclGroupStart");
     return --group_depth > 0 ? ncclSuccess : flush_group();
 }
 

@@ -109,20 +109,14 @@ device_access::~device_access()
         for (auto &kv : device_regions) set_protection(kv.second, false);
 }
 
-/* the device region holding address a (its guard pages included), or NULL */
+/* the device region holding address a (its guard pages included), or NULL: the last region whose data
+ * starts at or before a (a is in its data or back guard), or the next one (a is in its front guard) */
 static const region *region_of(uintptr_t a)
 {
+    auto in = [a](const region &r) { return a >= (uintptr_t)r.map && a < (uintptr_t)r.map + r.map_len; };
     auto it = device_regions.upper_bound(a);
-    for (int n = 0; n < 2 && it != device_regions.begin(); n++) { /* a may be in the next region's front guard */
-        --it;
-        const region &r = it->second;
-        if (a >= (uintptr_t)r.map && a < (uintptr_t)r.map + r.map_len) return &r;
-    }
-    it = device_regions.upper_bound(a);
-    if (it != device_regions.end()) {
-        const region &r = it->second;
-        if (a >= (uintptr_t)r.map && a < (uintptr_t)r.map + r.map_len) return &r;
-    }
+    if (it != device_regions.begin() && in(std::prev(it)->second)) return &std::prev(it)->second;
+    if (it != device_regions.end() && in(it->second)) return &it->second;
     return nullptr;
 }
 
